@@ -1,0 +1,1 @@
+"""Analytic solutions of the Stokes equations used as benchmarks (e.g. SolCx)."""

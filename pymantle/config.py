@@ -1,0 +1,288 @@
+"""The namelist schema: every input, its type, default, allowed range and meaning.
+
+A run is configured by a Fortran namelist file (read with f90nml) with the groups below;
+anything not given takes its default. Every bad input ends in one ConfigError line that
+names the field and what is allowed, before anything is written.
+
+    &grid     preset, nx, ny, aspect
+    &physics  ra, q, gamma, beta, heating, decay_rate, di, t_surface, eta_min, eta_max
+    &initial  kind, amplitude, t_inside, boundary_layer, file, snapshot, seed
+    &time     end_time, max_steps, courant, limiter, dt_max
+    &stokes   solver, every, relaxation, rtol, max_lagged_its, petsc_options, model
+    &output   directory, snapshot_every, checkpoint_every, plots, progress
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import f90nml
+
+from .grid import PRESETS, Grid
+
+
+class ConfigError(ValueError):
+    """A bad input, reported as a single line naming the field and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Field:
+    type: type
+    default: Any
+    check: Callable[[Any], bool] | None
+    allowed: str          # what is allowed, in words, for the error message
+    doc: str
+
+
+def _range(lo=None, hi=None, lo_open=False):
+    def ok(x):
+        if not math.isfinite(x):
+            return False
+        if lo is not None and (x <= lo if lo_open else x < lo):
+            return False
+        return hi is None or x <= hi
+    return ok
+
+
+def _choice(*opts):
+    return lambda x: x in opts
+
+
+SOLVERS = ("direct", "lagged", "iterative", "multigrid", "surrogate")
+INITIAL_KINDS = ("hot", "cold", "linear", "sine", "conductive", "profile", "restart")
+LIMITERS = ("upwind", "minmod", "vanleer", "mc", "superbee")
+HEATING_LAWS = ("constant", "decay", "exponential")
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "grid": {
+        "preset": Field(str, "laptop", _choice(*PRESETS), "one of " + ", ".join(PRESETS),
+                        "grid preset: ci (8x32), laptop (32x128), paper (126x504)"),
+        "nx": Field(int, 0, _range(0, 4096), "0 (from preset) or 2..4096",
+                    "cells in x; 0 takes aspect * ny"),
+        "ny": Field(int, 0, _range(0, 2048), "0 (from preset) or 2..2048",
+                    "cells in y; 0 takes the preset's"),
+        "aspect": Field(float, 0.0, _range(0.0, 64.0), "0 (from preset) or 0 < aspect <= 64",
+                        "box width (height is 1); 0 takes the preset's (4)"),
+    },
+    "physics": {
+        "ra": Field(float, 1.0, _range(0.0, 1e12), "0 <= ra <= 1e12",
+                    "Rayleigh number (the study uses 1; vigour comes from gamma/beta)"),
+        "q": Field(float, 5.0, _range(0.0, 1e4), "0 <= q <= 1e4", "internal heating rate Q"),
+        "gamma": Field(float, 1e6, _range(1.0, 1e30), "1 <= gamma <= 1e30",
+                       "viscosity contrast due to temperature, eta ~ exp(-ln(gamma) T)"),
+        "beta": Field(float, 10.0, _range(1.0, 1e30), "1 <= beta <= 1e30",
+                      "viscosity contrast due to depth, eta ~ exp(ln(beta) (1-y))"),
+        "heating": Field(str, "constant", _choice(*HEATING_LAWS),
+                         "one of " + ", ".join(HEATING_LAWS),
+                         "internal heating law: constant q, four-isotope decay of q, "
+                         "or q exp(-decay_rate t)"),
+        "decay_rate": Field(float, 0.0, _range(0.0, 1e6), "0 <= decay_rate <= 1e6",
+                            "rate of the single-exponential heating law"),
+        "di": Field(float, 0.0, _range(0.0, 10.0), "0 <= di <= 10",
+                    "dissipation number (0: Boussinesq; > 0: extended Boussinesq)"),
+        "t_surface": Field(float, 0.0, _range(0.0, 100.0), "0 <= t_surface <= 100",
+                           "non-dimensional surface temperature offset in the EBA "
+                           "adiabatic term -di (T + t_surface) v"),
+        "eta_min": Field(float, 0.0, _range(0.0, 1e30), "0 (no limit) or > 0",
+                         "lower viscosity cut-off"),
+        "eta_max": Field(float, 0.0, _range(0.0, 1e30), "0 (no limit) or > 0",
+                         "upper viscosity cut-off"),
+    },
+    "initial": {
+        "kind": Field(str, "hot", _choice(*INITIAL_KINDS), "one of " + ", ".join(INITIAL_KINDS),
+                      "initial temperature (model.md 2; 'sine' is the benchmark start, "
+                      "'conductive' the steady conduction profile)"),
+        "amplitude": Field(float, 0.01, _range(0.0, 1.0), "0 <= amplitude <= 1",
+                           "perturbation amplitude (hot: random; sine: cos(pi x/L) sin(pi y))"),
+        "t_inside": Field(float, -1.0, lambda x: x == -1.0 or 0.0 <= x <= 2.0,
+                          "-1 (the kind's own) or 0..2",
+                          "interior temperature (hot 1, cold 0, linear 0.75)"),
+        "boundary_layer": Field(float, 0.05, _range(0.0, 0.5, lo_open=True), "0 < x <= 0.5",
+                                "thickness of the linear boundary layers of 'linear'"),
+        "file": Field(str, "", None, "a path", "profile (text or NetCDF) or run to restart from"),
+        "snapshot": Field(int, -1, lambda x: x >= -1, "-1 (last) or a snapshot index >= 0",
+                          "snapshot of 'file' to restart from"),
+        "seed": Field(int, 0, _range(0, 2**31 - 1), "0..2**31-1", "seed of the random perturbation"),
+    },
+    "time": {
+        "end_time": Field(float, 0.02, _range(0.0, 1e6, lo_open=True), "0 < end_time <= 1e6",
+                          "simulated time to stop at"),
+        "max_steps": Field(int, 1_000_000, _range(0, 10**9), "0..1e9", "step limit"),
+        "courant": Field(float, 0.5, _range(0.0, 1.0, lo_open=True), "0 < courant <= 1",
+                         "Courant factor of the advective time step"),
+        "limiter": Field(str, "vanleer", _choice(*LIMITERS), "one of " + ", ".join(LIMITERS),
+                         "slope limiter of the TVD advection"),
+        "dt_max": Field(float, 0.0, _range(0.0, 1e6), "0 (none) or > 0", "upper bound on dt"),
+        "steady_tol": Field(float, 0.0, _range(0.0, 1.0), "0 (off) or 0 < tol <= 1",
+                            "stop at steady state: relative change of Nu and Vrms per unit "
+                            "time below this"),
+    },
+    "stokes": {
+        "solver": Field(str, "lagged", _choice(*SOLVERS), "one of " + ", ".join(SOLVERS),
+                        "velocity provider: direct (MUMPS LU every step), lagged (LU reused "
+                        "as Krylov preconditioner), iterative (BiCGStab, under-relaxed), "
+                        "multigrid (Schur fieldsplit + GAMG), surrogate (the CNN)"),
+        "every": Field(int, 1, _range(1, 10**6), "1..1e6",
+                       "solve Stokes every N steps and reuse velocities between "
+                       "(momentum skipping; the study's baseline uses 100)"),
+        "relaxation": Field(float, 0.99, _range(0.0, 1.0, lo_open=True), "0 < x <= 1",
+                            "under-relaxation factor of the iterative solver"),
+        "rtol": Field(float, 1e-9, _range(0.0, 1.0, lo_open=True), "0 < rtol < 1",
+                      "relative tolerance of the Krylov solvers"),
+        "max_lagged_its": Field(int, 8, _range(1, 1000), "1..1000",
+                                "lagged mode refreshes the LU when a solve needs more iterations"),
+        "petsc_options": Field(str, "", None, "PETSc options, e.g. '-stokes_ksp_monitor'",
+                               "extra PETSc options (prefix stokes_) passed through"),
+        "model": Field(str, "", None, "a model file", "surrogate model file (default: shipped)"),
+        "warmup_steps": Field(int, 2, _range(0, 10**6), "0..1e6",
+                              "steps solved by the direct solver before the surrogate takes over"),
+    },
+    "output": {
+        "directory": Field(str, "run", None, "a directory path", "where output goes"),
+        "snapshot_every": Field(int, 100, _range(1, 10**9), "1..1e9",
+                                "store T, u, v, p, eta every N steps"),
+        "checkpoint_every": Field(int, 500, _range(1, 10**9), "1..1e9",
+                                  "write a restart checkpoint every N steps"),
+        "plots": Field(bool, True, None, ".true. or .false.", "write PNG plots at the end"),
+        "progress": Field(bool, True, None, ".true. or .false.", "show a progress bar"),
+    },
+}
+
+
+class Config(dict):
+    """Nested dict {group: {key: value}} with attribute access: cfg.physics['q']."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def grid(self) -> Grid:
+        g = self["grid"]
+        preset = PRESETS[g["preset"]]
+        ny = g["ny"] or preset["ny"]
+        aspect = g["aspect"] or preset["aspect"]
+        nx = g["nx"] or int(round(aspect * ny))
+        return Grid(nx=nx, ny=ny, aspect=aspect)
+
+    def to_namelist(self) -> f90nml.Namelist:
+        return f90nml.Namelist({k: dict(v) for k, v in self.items()})
+
+
+def defaults() -> Config:
+    return Config({g: {k: copy.copy(f.default) for k, f in fields.items()}
+                   for g, fields in SCHEMA.items()})
+
+
+def _coerce(group: str, key: str, value: Any) -> Any:
+    f = SCHEMA[group][key]
+    where = f"&{group} {key}"
+    if f.type is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} = {value!r}: expected a logical, {f.allowed}")
+        return value
+    if f.type is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(f"{where} = {value!r}: expected an integer, allowed {f.allowed}")
+    elif f.type is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} = {value!r}: expected a number, allowed {f.allowed}")
+        value = float(value)
+    elif f.type is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} = {value!r}: expected a string, allowed {f.allowed}")
+        value = value.strip()
+    if f.check is not None and not f.check(value):
+        raise ConfigError(f"{where} = {value!r} is out of range: allowed {f.allowed}")
+    return value
+
+
+def update(cfg: Config, group: str, key: str, value: Any) -> None:
+    """Set one field with the same checks as the namelist reader."""
+    group, key = group.lower(), key.lower()
+    if group not in SCHEMA:
+        raise ConfigError(f"unknown namelist group &{group}: allowed " + ", ".join(SCHEMA))
+    if key not in SCHEMA[group]:
+        raise ConfigError(f"unknown field &{group} {key}: allowed " + ", ".join(SCHEMA[group]))
+    cfg[group][key] = _coerce(group, key, value)
+
+
+def parse_assignment(text: str) -> tuple[str, str, Any]:
+    """'physics.q=3.5' -> ('physics', 'q', 3.5), values parsed as namelist literals."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"--set {text!r}: expected GROUP.KEY=VALUE, e.g. physics.q=3.5")
+    lhs, rhs = text.split("=", 1)
+    group, key = lhs.strip().split(".", 1)
+    try:
+        nml = f90nml.reads(f"&x\n v = {rhs.strip()}\n/\n")
+        value = nml["x"]["v"]
+    except Exception:
+        value = rhs.strip()
+    if value is None:  # f90nml returns None for bare words
+        value = rhs.strip()
+    return group, key, value
+
+
+def load(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a namelist file over the defaults, then apply GROUP.KEY=VALUE overrides."""
+    cfg = defaults()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"namelist file {str(path)!r} not found")
+        try:
+            nml = f90nml.read(str(path))
+        except Exception as exc:  # f90nml raises several types on malformed input
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"namelist file {str(path)!r} could not be parsed: {msg}") from None
+        for group, entries in nml.items():
+            if group not in SCHEMA:
+                raise ConfigError(f"unknown namelist group &{group} in {path}: allowed "
+                                  + ", ".join(SCHEMA))
+            for key, value in entries.items():
+                if isinstance(value, list):
+                    raise ConfigError(f"&{group} {key}: expected one value, got a list")
+                update(cfg, group, key, value)
+    for item in overrides or []:
+        update(cfg, *parse_assignment(item))
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Checks that involve more than one field."""
+    p = cfg["physics"]
+    if p["eta_min"] > 0 and p["eta_max"] > 0 and p["eta_min"] >= p["eta_max"]:
+        raise ConfigError(f"&physics eta_min = {p['eta_min']} must be below eta_max = "
+                          f"{p['eta_max']}")
+    g = cfg["grid"]
+    if g["nx"] and not g["ny"]:
+        raise ConfigError("&grid nx is set but ny is not: give both, or ny alone")
+    if 0 < g["nx"] < 2 or 0 < g["ny"] < 2:
+        raise ConfigError("&grid nx, ny: at least 2 cells each")
+    k = cfg["initial"]["kind"]
+    if k in ("profile", "restart") and not cfg["initial"]["file"]:
+        raise ConfigError(f"&initial file: required when kind = '{k}' (a path to an existing file)")
+    if k in ("profile", "restart") and not Path(cfg["initial"]["file"]).is_file():
+        raise ConfigError(f"&initial file = {cfg['initial']['file']!r}: file not found")
+
+
+def namelist_reference() -> str:
+    """Markdown table of every field (docs/namelist.md is generated from this)."""
+    lines = ["| group | field | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for g, fields in SCHEMA.items():
+        for k, f in fields.items():
+            d = f.default
+            if isinstance(d, bool):
+                d = ".true." if d else ".false."
+            elif isinstance(d, str):
+                d = f"'{d}'"
+            lines.append(f"| &{g} | {k} | {d} | {f.allowed} | {f.doc} |")
+    return "\n".join(lines) + "\n"
