@@ -121,7 +121,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                             "time below this"),
     },
     "stokes": {
-        "solver": Field(str, "lagged", _choice(*SOLVERS), "one of " + ", ".join(SOLVERS),
+        "solver": Field(str, "direct", _choice(*SOLVERS), "one of " + ", ".join(SOLVERS),
                         "velocity provider: direct (MUMPS LU every step), lagged (LU reused "
                         "as Krylov preconditioner), iterative (BiCGStab, under-relaxed), "
                         "multigrid (Schur fieldsplit + GAMG), surrogate (the CNN)"),
@@ -132,8 +132,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
                             "under-relaxation factor of the iterative solver"),
         "rtol": Field(float, 1e-9, _range(0.0, 1.0, lo_open=True), "0 < rtol < 1",
                       "relative tolerance of the Krylov solvers"),
-        "max_lagged_its": Field(int, 8, _range(1, 1000), "1..1000",
-                                "lagged mode refreshes the LU when a solve needs more iterations"),
+        "max_lagged_its": Field(int, 4, _range(1, 1000), "1..1000",
+                                "lagged mode refactorises when a solve needs more Krylov "
+                                "iterations than this (one refactorisation costs about as "
+                                "much as 5 iterations at 32x128)"),
         "petsc_options": Field(str, "", None, "PETSc options, e.g. '-stokes_ksp_monitor'",
                                "extra PETSc options (prefix stokes_) passed through"),
         "model": Field(str, "", None, "a model file", "surrogate model file (default: shipped)"),

@@ -24,20 +24,23 @@ def viscosity(T, y, gamma: float, beta: float, eta_min: float = 0.0, eta_max: fl
     return eta
 
 
-def corner_viscosity(eta_c: np.ndarray) -> np.ndarray:
-    """Viscosity at cell corners (ny+1, nx+1) as the geometric mean of the adjacent cells.
+def corner_viscosity(eta_c: np.ndarray, mean: str = "geometric") -> np.ndarray:
+    """Viscosity at the cell corners (ny+1, nx+1) from the four adjacent cells.
 
-    For the exponential law this equals the law evaluated at the averaged T and y, so a
-    smooth field is interpolated to second order, and a jump stays bounded by its sides.
-    Wall corners take the mean of the cells they touch (they do not enter the free-slip
-    operator, but output and dissipation read them).
+    geometric: for the exponential law this is the law evaluated at the averaged T and y,
+               so a smooth field is interpolated to second order (the default).
+    harmonic:  the right average across a sharp jump (shear across an interface is carried
+               by the weak side): SolCx converges at second order with it, at first order
+               with the stiff value on the interface (tests/test_stokes_solcx.py).
+    Wall corners take the mean of the cells they touch (free slip never reads them).
     """
-    lg = np.log(eta_c)
-    ny, nx = lg.shape
-    pad = np.pad(lg, 1, mode="edge")
-    avg = 0.25 * (pad[:-1, :-1] + pad[1:, :-1] + pad[:-1, 1:] + pad[1:, 1:])
-    assert avg.shape == (ny + 1, nx + 1)
-    return np.exp(avg)
+    pad = np.pad(eta_c, 1, mode="edge")
+    quad = (pad[:-1, :-1], pad[1:, :-1], pad[:-1, 1:], pad[1:, 1:])
+    if mean == "geometric":
+        return np.exp(0.25 * sum(np.log(q) for q in quad))
+    if mean == "harmonic":
+        return 4.0 / sum(1.0 / q for q in quad)
+    raise ValueError(f"corner mean {mean!r}: allowed geometric, harmonic")
 
 
 def effective_rayleigh(ra: float, gamma: float, beta: float) -> float:

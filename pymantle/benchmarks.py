@@ -1,0 +1,119 @@
+"""Published benchmark cases as a user feature (`pymantle benchmark list|run`).
+
+Each case lives in benchmarks/<name>/ (as ASPECT keeps them): case.nml, the namelist of
+the run, and reference.toml with the reference values (a value with a tolerance per
+resolution, or a published [min, max] range) and their source.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config
+
+_HERE = Path(__file__).resolve().parent
+
+
+def cases_dir() -> Path:
+    """benchmarks/ of the source tree (editable install) or of the installed package."""
+    for cand in (_HERE.parent / "benchmarks", _HERE / "benchmarks"):
+        if cand.is_dir():
+            return cand
+    raise FileNotFoundError("benchmark cases not found (expected a benchmarks/ folder)")
+
+
+@dataclass
+class Case:
+    name: str
+    path: Path
+    reference: dict
+
+    @property
+    def description(self) -> str:
+        return self.reference.get("description", "")
+
+    @property
+    def default_resolution(self) -> int:
+        return int(self.reference.get("default_resolution", 32))
+
+    def tolerance(self, resolution: int) -> float | None:
+        tol = self.reference.get("tolerance")
+        if not tol:
+            return None
+        keys = sorted(int(k) for k in tol)
+        usable = [k for k in keys if k <= resolution] or keys[:1]
+        return float(tol[str(usable[-1])])
+
+    def config(self, resolution: int | None = None, out: str | None = None,
+               stokes: str | None = None, progress: bool = True) -> config.Config:
+        n = resolution or self.default_resolution
+        overrides = [f"grid.ny={n}", f"output.progress={'.true.' if progress else '.false.'}",
+                     f"output.directory='{out or f'bench-{self.name}-{n}'}'"]
+        if stokes:
+            overrides.append(f"stokes.solver='{stokes}'")
+        cfg = config.load(self.path / "case.nml", overrides)
+        cfg["grid"]["nx"] = int(round(cfg["grid"]["aspect"] * n))
+        return cfg
+
+
+def list_cases() -> list[Case]:
+    root = cases_dir()
+    return [load_case(p.name) for p in sorted(root.iterdir()) if (p / "case.nml").is_file()]
+
+
+def load_case(name: str) -> Case:
+    path = cases_dir() / name
+    if not (path / "case.nml").is_file():
+        known = ", ".join(p.name for p in sorted(cases_dir().iterdir()) if (p / "case.nml").is_file())
+        raise config.ConfigError(f"benchmark {name!r} not found: allowed {known}")
+    with open(path / "reference.toml", "rb") as fh:
+        return Case(name, path, tomllib.load(fh))
+
+
+def quantities(final: dict, cfg: config.Config) -> dict:
+    """Diagnostics of the final state plus the derived ones the references use."""
+    q = dict(final)
+    ra = cfg["physics"]["ra"]
+    q["dissipation_over_ra"] = final["dissipation"] / ra if ra else 0.0
+    return q
+
+
+def compare(case: Case, values: dict, resolution: int) -> tuple[list[str], bool]:
+    """Lines '<quantity> <computed> <reference> <relative error>' and the verdict."""
+    lines, ok = [], True
+    tol = case.tolerance(resolution)
+    for item in case.reference["quantity"]:
+        name = item["name"]
+        val = values[name]
+        if "reference" in item:
+            ref = float(item["reference"])
+            err = abs(val - ref) / abs(ref)
+            good = tol is not None and err <= tol
+            lines.append(f"{name} {val:.8g} {ref:.8g} {err:.3e}")
+        else:
+            lo, hi = float(item["min"]), float(item["max"])
+            mid = 0.5 * (lo + hi)
+            err = 0.0 if lo <= val <= hi else min(abs(val - lo), abs(val - hi)) / abs(mid)
+            good = lo <= val <= hi
+            lines.append(f"{name} {val:.8g} [{lo:.8g},{hi:.8g}] {err:.3e}")
+        ok = ok and good
+    return lines, ok
+
+
+def run_case(name: str, resolution: int | None = None, out: str | None = None,
+             stokes: str | None = None, progress: bool = True, echo=print) -> bool:
+    from .simulation import run
+    case = load_case(name)
+    cfg = case.config(resolution, out, stokes, progress)
+    n = cfg["grid"]["ny"]
+    res = run(cfg)
+    lines, ok = compare(case, quantities(res.final, cfg), n)
+    echo(f"# {case.name} at {cfg['grid']['nx']}x{n} cells: {res.status} after {res.steps} "
+         f"steps, t = {res.time:.4g}, {res.wall_time:.1f} s; {case.reference.get('source', '')}")
+    if res.status != "steady":
+        echo(f"# warning: not at steady state by end_time = {cfg['time']['end_time']}")
+    for line in lines:
+        echo(line)
+    echo(f"RESULT case={case.name} pass={'true' if ok else 'false'}")
+    return ok

@@ -1,0 +1,138 @@
+"""Command line: `pymantle run`, `pymantle benchmark`, `pymantle namelist`.
+
+Every subcommand has its own --help. Errors in the input end in one line on stderr
+naming the field and what is allowed, with exit status 2, before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _add_run(sub):
+    p = sub.add_parser(
+        "run", help="run a simulation (built-in default: laptop grid, mixed heating)",
+        description="Run a convection simulation from a namelist (see `pymantle namelist`). "
+                    "Without a namelist it runs the built-in default: laptop grid 32x128, "
+                    "aspect ratio 4, Ra 1, Q 5, gamma 1e6, beta 10, to t = 0.02. Output "
+                    "(run.nc, checkpoint.nc, PNG plots) goes to &output directory. Rerunning "
+                    "the same command resumes from the last checkpoint. Under "
+                    "`mpiexec -n K` the Stokes system is solved distributed.")
+    p.add_argument("namelist", nargs="?", help="namelist file (default: built-in)")
+    p.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=VALUE",
+                   help="override one namelist field, e.g. --set physics.q=3 (repeatable)")
+    p.add_argument("--stokes", metavar="SOLVER",
+                   help="velocity provider: direct, lagged, iterative, multigrid, surrogate")
+    p.add_argument("--out", metavar="DIR", help="output directory (&output directory)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh even if DIR holds a checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_benchmark(sub):
+    p = sub.add_parser(
+        "benchmark", help="run published benchmark cases and compare with reference values",
+        description="Published cases kept in benchmarks/<case>/ (case.nml + reference.toml). "
+                    "`run` prints '<quantity> <computed> <reference> <relative error>' lines "
+                    "and 'RESULT case=<name> pass=<true|false>', and exits 1 on a miss.")
+    bsub = p.add_subparsers(dest="action", required=True)
+    bsub.add_parser("list", help="list the cases with their sources")
+    r = bsub.add_parser("run", help="run one case")
+    r.add_argument("name")
+    r.add_argument("--resolution", type=int, help="cells per unit length (default: the case's)")
+    r.add_argument("--out", metavar="DIR", help="output directory (default: bench-<name>-<N>)")
+    r.add_argument("--stokes", metavar="SOLVER", default=None, help="Stokes solver")
+    r.add_argument("--no-progress", action="store_true")
+
+
+def _add_namelist(sub):
+    p = sub.add_parser("namelist", help="print the namelist reference or the defaults",
+                       description="Print every namelist field with its default, allowed "
+                                   "values and meaning (markdown), or --defaults as a namelist.")
+    p.add_argument("--defaults", action="store_true", help="print the defaults as a namelist")
+    p.add_argument("--check", metavar="FILE", help="only validate FILE and report")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    ap = argparse.ArgumentParser(
+        prog="pymantle",
+        description="Mantle convection (2D Boussinesq, infinite Prandtl number) on a staggered "
+                    "grid with PETSc Stokes solvers and Fortran energy kernels.")
+    ap.add_argument("--version", action="version", version=f"pymantle {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub)
+    _add_benchmark(sub)
+    _add_namelist(sub)
+    return ap
+
+
+def cmd_run(args) -> int:
+    from . import config
+    overrides = list(args.set)
+    if args.stokes:
+        overrides.append(f"stokes.solver='{args.stokes}'")
+    if args.out:
+        overrides.append(f"output.directory='{args.out}'")
+    if args.no_progress:
+        overrides.append("output.progress=.false.")
+    cfg = config.load(args.namelist, overrides)
+    from .simulation import run
+    res = run(cfg, resume=not args.overwrite)
+    from mpi4py import MPI
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        f = res.final
+        extra = f" (resumed from step {res.resumed_from})" if res.resumed_from else ""
+        print(f"{res.status}: {res.steps} steps to t = {res.time:.6g} in {res.wall_time:.1f} s"
+              f"{extra}; Nu_top = {f['Nu_top']:.5g}, Nu_bottom = {f['Nu_bottom']:.5g}, "
+              f"Vrms = {f['Vrms']:.5g}, mean T = {f['T_mean']:.5g}")
+        print(f"output: {res.run_file}")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from . import benchmarks
+    if args.action == "list":
+        for case in benchmarks.list_cases():
+            print(f"{case.name:18s} {case.description}")
+        return 0
+    ok = benchmarks.run_case(args.name, resolution=args.resolution, out=args.out,
+                             stokes=args.stokes, progress=not args.no_progress)
+    return 0 if ok else 1
+
+
+def cmd_namelist(args) -> int:
+    from . import config
+    if args.check:
+        config.load(args.check)
+        print(f"{args.check}: OK")
+    elif args.defaults:
+        import io
+        buf = io.StringIO()
+        config.defaults().to_namelist().write(buf)
+        print(buf.getvalue(), end="")
+    else:
+        print(config.namelist_reference(), end="")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+    from .output import CorruptFile
+    try:
+        return {"run": cmd_run, "benchmark": cmd_benchmark,
+                "namelist": cmd_namelist}[args.command](args)
+    except (ConfigError, CorruptFile, FileNotFoundError) as exc:
+        print(f"pymantle: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from .simulation import BlowUp, Interrupted
+        if isinstance(exc, (BlowUp, Interrupted)):
+            print(f"pymantle: {exc}", file=sys.stderr)
+            return 3
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

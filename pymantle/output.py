@@ -1,0 +1,221 @@
+"""Run output: NetCDF4 with CF attributes and SGRID metadata, checkpoints, open_run.
+
+Files in a run directory:
+    run.nc          the finished run (written as run.nc.part and renamed when done)
+    checkpoint.nc   the latest restart state (written to a temporary file, then renamed)
+    *.png           plots
+
+run.nc layout (dimensions: x, y cell centres; x_face, y_face; time = snapshots; step):
+    T, p, eta (time, y, x); u (time, y, x_face); v (time, y_face, x)
+    snapshot_step (time); history variables Nu_top, Vrms, ... (step) with history_time
+    T_profile (time, y)
+The SGRID 'grid' variable tells CF/SGRID-aware tools (xarray, gridded) where each variable
+lives on the staggered grid: T on faces (cells), u on edge1, v on edge2, psi on nodes.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+from . import __version__
+from .config import Config, ConfigError
+from .diagnostics import HISTORY_FIELDS, profile
+from .grid import Grid
+
+RUN_FILE, PART_SUFFIX, CHECKPOINT_FILE = "run.nc", ".part", "checkpoint.nc"
+
+
+class CorruptFile(RuntimeError):
+    pass
+
+
+def _coords(ds: netCDF4.Dataset, grid: Grid) -> None:
+    ds.createDimension("x", grid.nx)
+    ds.createDimension("y", grid.ny)
+    ds.createDimension("x_face", grid.nx + 1)
+    ds.createDimension("y_face", grid.ny + 1)
+    for name, dim, vals, axis, long in (
+            ("x", "x", grid.x_c, "X", "horizontal coordinate of cell centres"),
+            ("y", "y", grid.y_c, "Y", "height of cell centres above the bottom"),
+            ("x_face", "x_face", grid.x_f, "X", "horizontal coordinate of cell corners/faces"),
+            ("y_face", "y_face", grid.y_f, "Y", "height of cell corners/faces")):
+        var = ds.createVariable(name, "f8", (dim,))
+        var[:] = vals
+        var.units = "1"
+        var.axis = axis
+        var.long_name = long
+    g = ds.createVariable("grid", "i4")
+    g.cf_role = "grid_topology"
+    g.topology_dimension = 2
+    g.node_dimensions = "x_face y_face"
+    g.face_dimensions = "x: x_face (padding: none) y: y_face (padding: none)"
+    g.edge1_dimensions = "x_face y: y_face (padding: none)"
+    g.edge2_dimensions = "x: x_face (padding: none) y_face"
+    g.node_coordinates = "x_face y_face"
+    g.face_coordinates = "x y"
+    g.edge1_coordinates = "x_face y"
+    g.edge2_coordinates = "x y_face"
+    g.long_name = "staggered (Arakawa C) grid topology"
+
+
+def _var(ds, name, dims, long_name, location=None, dtype="f8", **kw):
+    var = ds.createVariable(name, dtype, dims, zlib=True, complevel=1, **kw)
+    var.long_name = long_name
+    var.units = "1"   # non-dimensional (and "1", not "... since ...", so xarray keeps floats)
+    if location:
+        var.grid = "grid"
+        var.location = location
+    return var
+
+
+def create_run_file(path: Path, cfg: Config, grid: Grid) -> netCDF4.Dataset:
+    ds = netCDF4.Dataset(path, "w", format="NETCDF4")
+    ds.Conventions = "CF-1.10, SGRID-0.3"
+    ds.title = "pymantle convection run"
+    ds.source = f"pymantle {__version__}"
+    ds.namelist = namelist_text(cfg)
+    for key in ("ra", "q", "gamma", "beta", "di"):
+        ds.setncattr(key, cfg["physics"][key])
+    ds.aspect = grid.aspect
+    _coords(ds, grid)
+    ds.createDimension("time", None)
+    ds.createDimension("step", None)
+    t = _var(ds, "time", ("time",), "model time of the snapshot")
+    t.axis = "T"
+    _var(ds, "snapshot_step", ("time",), "solver step of the snapshot", dtype="i8")
+    _var(ds, "T", ("time", "y", "x"), "temperature", "face")
+    _var(ds, "p", ("time", "y", "x"), "dynamic pressure (zero mean)", "face")
+    _var(ds, "eta", ("time", "y", "x"), "viscosity", "face")
+    _var(ds, "u", ("time", "y", "x_face"), "horizontal velocity", "edge1")
+    _var(ds, "v", ("time", "y_face", "x"), "vertical velocity", "edge2")
+    _var(ds, "T_profile", ("time", "y"), "horizontally averaged temperature")
+    _var(ds, "step", ("step",), "solver step", dtype="i8")
+    _var(ds, "history_time", ("step",), "model time of the diagnostics")
+    for name, long in HISTORY_FIELDS.items():
+        _var(ds, name, ("step",), long)
+    return ds
+
+
+def namelist_text(cfg: Config) -> str:
+    import io
+    buf = io.StringIO()
+    cfg.to_namelist().write(buf)
+    return buf.getvalue()
+
+
+def write_snapshot(ds: netCDF4.Dataset, k: int, step: int, time: float, T, u, v, p, eta):
+    ds["time"][k] = time
+    ds["snapshot_step"][k] = step
+    ds["T"][k] = T
+    ds["u"][k] = u
+    ds["v"][k] = v
+    ds["p"][k] = p
+    ds["eta"][k] = eta
+    ds["T_profile"][k] = profile(T)
+
+
+def write_history(ds: netCDF4.Dataset, history: dict[str, np.ndarray]) -> None:
+    n = len(history["step"])
+    if n == 0:
+        return
+    ds["step"][:n] = history["step"]
+    ds["history_time"][:n] = history["time"]
+    for name in HISTORY_FIELDS:
+        ds[name][:n] = history[name]
+
+
+# -- checkpoints -------------------------------------------------------------------------
+
+def write_checkpoint(path: Path, cfg: Config, state: dict, history: dict, n_snapshots: int):
+    """Atomically (temporary file + rename) save everything a restart needs."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".checkpoint-", suffix=".nc")
+    os.close(fd)
+    try:
+        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+            ds.Conventions = "CF-1.10"
+            ds.source = f"pymantle {__version__}"
+            ds.namelist = namelist_text(cfg)
+            ds.step = int(state["step"])
+            ds.time = float(state["time"])
+            ds.n_snapshots = int(n_snapshots)
+            for name in ("T", "u", "v", "p"):
+                a = state[name]
+                dims = tuple(f"{name}_{i}" for i in range(a.ndim))
+                for d, s in zip(dims, a.shape):
+                    ds.createDimension(d, s)
+                ds.createVariable(name, "f8", dims)[:] = a
+            ds.createDimension("record", len(history["step"]))
+            for name, vals in history.items():
+                ds.createVariable("hist_" + name, "f8", ("record",))[:] = np.asarray(vals, float)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_checkpoint(path: Path) -> tuple[str, dict, dict, int]:
+    try:
+        with netCDF4.Dataset(path) as ds:
+            state = {"step": int(ds.step), "time": float(ds.time)}
+            for name in ("T", "u", "v", "p"):
+                state[name] = np.array(ds[name][:], dtype=float)
+            hist = {k[5:]: np.array(ds[k][:], dtype=float)
+                    for k in ds.variables if k.startswith("hist_")}
+            return str(ds.namelist), state, hist, int(ds.n_snapshots)
+    except (OSError, KeyError, AttributeError) as exc:
+        raise CorruptFile(f"checkpoint {str(path)!r} is unreadable or incomplete ({exc}); "
+                          "delete it to start the run afresh") from None
+
+
+# -- reading runs back ----------------------------------------------------------------------
+
+def run_path(path: str | Path) -> Path:
+    """The run file of a directory (finished, else in progress), or the file itself."""
+    path = Path(path)
+    if path.is_dir():
+        for cand in (path / RUN_FILE, path / (RUN_FILE + PART_SUFFIX)):
+            if cand.is_file():
+                return cand
+        raise FileNotFoundError(f"no {RUN_FILE} in {str(path)!r}")
+    if not path.is_file():
+        raise FileNotFoundError(f"run file {str(path)!r} not found")
+    return path
+
+
+def open_run(path: str | Path):
+    """The run as an xarray Dataset: fields with coordinates (x, y, x_face, y_face, time),
+    the per-step diagnostics on the 'step' dimension, all non-dimensional (units '1')."""
+    import xarray as xr
+    p = run_path(path)
+    try:
+        return xr.open_dataset(p, engine="netcdf4")
+    except Exception as exc:
+        raise CorruptFile(f"{str(p)!r} is not a readable NetCDF run file ({exc})") from None
+
+
+def read_snapshot(path: str | Path, index: int, grid: Grid) -> dict[str, np.ndarray]:
+    """Fields of one snapshot (index -1: the last) for a restart, checked against the grid."""
+    try:
+        p = run_path(path)
+        with netCDF4.Dataset(p) as ds:
+            n = len(ds.dimensions["time"])
+            if n == 0:
+                raise ConfigError(f"&initial file = {str(path)!r} holds no snapshots")
+            if index >= n:
+                raise ConfigError(f"&initial snapshot = {index}: file has snapshots 0..{n - 1}")
+            k = index if index >= 0 else n - 1
+            out = {name: np.array(ds[name][k], dtype=float) for name in ("T", "u", "v", "p")}
+            out["time"] = float(ds["time"][k])
+    except ConfigError:
+        raise
+    except (OSError, KeyError, IndexError, FileNotFoundError) as exc:
+        raise ConfigError(f"&initial file = {str(path)!r}: not a readable run file ({exc})") from None
+    if out["T"].shape != grid.shape:
+        raise ConfigError(f"&initial file = {str(path)!r}: its grid {out['T'].shape[::-1]} "
+                          f"(nx, ny) differs from this run's {grid.shape[::-1]}")
+    return out

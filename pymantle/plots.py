@@ -1,0 +1,98 @@
+"""Plots of a run (public: the CLI uses them, and so can post-processing scripts).
+
+plot_temperature(ds, path)  final (or chosen) temperature field with velocity arrows
+plot_history(ds, path)      Nu (top, bottom), Vrms and mean T against time
+plot_profile(ds, path)      horizontally averaged temperature profile(s)
+plot_run(run, outdir)       all three from a run file or directory
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _ds(run):
+    from .output import open_run
+    return open_run(run) if isinstance(run, (str, Path)) else run
+
+
+def plot_temperature(run, path, index: int = -1):
+    ds = _ds(run)
+    T = ds["T"].isel(time=index)
+    L = float(ds["x_face"][-1])
+    fig, ax = plt.subplots(figsize=(min(3 + 2.5 * L, 14), 3.2))
+    im = ax.imshow(T.values, origin="lower", extent=[0, L, 0, 1], cmap="RdYlBu_r",
+                   vmin=0, vmax=max(1.0, float(T.max())), aspect="equal")
+    # Velocity arrows at the cell centres (face values averaged), thinned.
+    u = ds["u"].isel(time=index).values
+    v = ds["v"].isel(time=index).values
+    uc, vc = 0.5 * (u[:, 1:] + u[:, :-1]), 0.5 * (v[1:] + v[:-1])
+    ny, nx = uc.shape
+    s = max(1, ny // 8)
+    X, Y = np.meshgrid(ds["x"].values, ds["y"].values)
+    if np.abs(uc).max() + np.abs(vc).max() > 0:
+        ax.quiver(X[::s, ::s], Y[::s, ::s], uc[::s, ::s], vc[::s, ::s], color="k", alpha=0.6)
+    fig.colorbar(im, ax=ax, label="T", shrink=0.9)
+    t = float(ds["time"][index])
+    ax.set_title(f"temperature at t = {t:.4g} (Q={ds.attrs.get('q', '?')}, "
+                 f"gamma={ds.attrs.get('gamma', 0):.3g}, beta={ds.attrs.get('beta', 0):.3g})")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_history(run, path):
+    ds = _ds(run)
+    t = ds["history_time"].values
+    fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
+    axes[0].plot(t, ds["Nu_top"], label="Nu top")
+    axes[0].plot(t, ds["Nu_bottom"], label="Nu bottom")
+    axes[0].set_ylabel("Nu")
+    axes[0].legend()
+    axes[1].plot(t, ds["Vrms"], color="C2")
+    axes[1].set_ylabel("Vrms")
+    if (ds["Vrms"] > 0).all() and float(ds["Vrms"].max()) > 100 * float(ds["Vrms"].min()):
+        axes[1].set_yscale("log")
+    axes[2].plot(t, ds["T_mean"], color="C3")
+    axes[2].set_ylabel("mean T")
+    axes[2].set_xlabel("time")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_profile(run, path, indices=(-1,)):
+    ds = _ds(run)
+    fig, ax = plt.subplots(figsize=(4, 5))
+    for k in indices:
+        ax.plot(ds["T_profile"].isel(time=k), ds["y"], label=f"t = {float(ds['time'][k]):.4g}")
+    ax.set_xlabel("horizontally averaged T")
+    ax.set_ylabel("y")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_run(run, outdir):
+    outdir = Path(outdir)
+    ds = _ds(run)
+    try:
+        return [plot_temperature(ds, outdir / "temperature.png"),
+                plot_history(ds, outdir / "history.png"),
+                plot_profile(ds, outdir / "profile.png")]
+    finally:
+        ds.close()
