@@ -108,7 +108,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "seed": Field(int, 0, _range(0, 2**31 - 1), "0..2**31-1", "seed of the random perturbation"),
     },
     "time": {
-        "end_time": Field(float, 0.02, _range(0.0, 1e6, lo_open=True), "0 < end_time <= 1e6",
+        "end_time": Field(float, 0.1, _range(0.0, 1e6, lo_open=True), "0 < end_time <= 1e6",
                           "simulated time to stop at"),
         "max_steps": Field(int, 1_000_000, _range(0, 10**9), "0..1e9", "step limit"),
         "courant": Field(float, 0.5, _range(0.0, 1.0, lo_open=True), "0 < courant <= 1",

@@ -115,6 +115,7 @@ class StokesSolver:
         self.A = self.P = None
         self.ksp = None
         self._refresh = True
+        self._new_analysis = False
         self._scatter, self._xall = PETSc.Scatter.toAll(self.x)
         self._x_prev = None
         self._options = shlex.split(petsc_options) if petsc_options else []
@@ -209,8 +210,12 @@ class StokesSolver:
         self.ksp = ksp
 
     def force_refresh(self):
-        """Refactorise at the next solve (lagged mode); makes restarts reproducible."""
+        """Start the next solve from a fresh analysis and factorisation. MUMPS's analysis
+        (pivot order, scaling) depends on the matrix values, so a run restarted from a
+        checkpoint repeats the uninterrupted run bit for bit only if both analyse the same
+        matrix: the time loop calls this at every checkpoint step."""
         self._refresh = True
+        self._new_analysis = True
 
     # -- solve --------------------------------------------------------------------------
     def solve(self, eta_c: np.ndarray, eta_n: np.ndarray, fy: np.ndarray,
@@ -224,10 +229,12 @@ class StokesSolver:
         rhs = self.op.rhs(fy, fx)
         self.b.setArray(rhs[self.rstart:self.rend])
 
-        if self.ksp is None or (self.method == "direct" and not self.reuse_symbolic):
+        if self.ksp is None or self._new_analysis or (self.method == "direct"
+                                                      and not self.reuse_symbolic):
             if self.ksp is not None:
                 self.ksp.destroy()
             self._setup_ksp()
+            self._new_analysis = False
         factorised = self.method == "direct" or self._refresh or self.method != "lagged"
         if self.method == "lagged":
             self.ksp.getPC().setReusePreconditioner(not self._refresh)

@@ -1,0 +1,32 @@
+import os
+
+import numpy as np
+import pytest
+
+# One BLAS thread: the solves here are small, and spinning pool threads only cost time.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from pymantle import config  # noqa: E402
+
+
+def make_config(tmp_path, *overrides, progress=False):
+    """Default config on the ci grid, writing into tmp_path, with GROUP.KEY=VALUE overrides."""
+    base = ["grid.preset='ci'", f"output.directory='{tmp_path / 'run'}'",
+            f"output.progress={'.true.' if progress else '.false.'}", "output.plots=.false."]
+    return config.load(None, base + list(overrides))
+
+
+@pytest.fixture
+def cfg_factory(tmp_path):
+    return lambda *ov: make_config(tmp_path, *ov)
+
+
+def stream_velocities(grid, seed=0):
+    """Random divergence-free face velocities from a stream function on the corners that
+    vanishes on the walls (u = d psi/dy, v = -d psi/dx)."""
+    rng = np.random.default_rng(seed)
+    psi = np.zeros(grid.corner_shape)
+    psi[1:-1, 1:-1] = rng.standard_normal((grid.ny - 1, grid.nx - 1))
+    u = (psi[1:, :] - psi[:-1, :]) / grid.dy
+    v = -(psi[:, 1:] - psi[:, :-1]) / grid.dx
+    return u, v

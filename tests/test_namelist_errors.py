@@ -1,0 +1,90 @@
+"""Bad input ends in one line naming the field and what is allowed, and writes nothing."""
+import subprocess
+import sys
+
+import pytest
+
+from pymantle import config
+from pymantle.config import ConfigError
+
+
+def write(tmp_path, text):
+    p = tmp_path / "bad.nml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("&physics\n qq = 1.0\n/\n", "unknown field &physics qq"),
+    ("&phisics\n q = 1.0\n/\n", "unknown namelist group &phisics"),
+    ("&physics\n q = 'lots'\n/\n", "&physics q = 'lots': expected a number"),
+    ("&physics\n q = -1.0\n/\n", "&physics q = -1.0 is out of range: allowed 0 <= q <= 1e4"),
+    ("&physics\n gamma = 0.5\n/\n", "&physics gamma = 0.5 is out of range"),
+    ("&grid\n ny = 3.5\n/\n", "&grid ny = 3.5: expected an integer"),
+    ("&grid\n preset = 'huge'\n/\n", "allowed one of ci, laptop, paper"),
+    ("&stokes\n solver = 'magic'\n/\n", "&stokes solver = 'magic' is out of range"),
+    ("&time\n courant = 2.0\n/\n", "&time courant = 2.0 is out of range: allowed 0 < courant <= 1"),
+    ("&output\n plots = 3\n/\n", "&output plots = 3: expected a logical"),
+    ("&initial\n kind = 'profile'\n/\n", "&initial file: required when kind = 'profile'"),
+    ("&initial\n kind = 'restart'\n file = 'nowhere.nc'\n/\n", "&initial file = 'nowhere.nc': file not found"),
+    ("&physics\n eta_min = 1.0\n eta_max = 0.5\n/\n", "&physics eta_min = 1.0 must be below eta_max"),
+    ("&physics\n q = 1.0\n", "could not be parsed"),
+])
+def test_bad_namelist_gives_one_line_error(tmp_path, text, needle):
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(tmp_path, text))
+    msg = str(exc.value)
+    assert needle in msg
+    assert "\n" not in msg
+
+
+def test_missing_namelist_file():
+    with pytest.raises(ConfigError, match="namelist file 'no/such.nml' not found"):
+        config.load("no/such.nml")
+
+
+def test_override_errors():
+    with pytest.raises(ConfigError, match="expected GROUP.KEY=VALUE"):
+        config.load(None, ["q=3"])
+    with pytest.raises(ConfigError, match="unknown field &physics z"):
+        config.load(None, ["physics.z=3"])
+    cfg = config.load(None, ["physics.q=3", "stokes.solver='lagged'", "output.plots=.false."])
+    assert cfg["physics"]["q"] == 3.0 and cfg["stokes"]["solver"] == "lagged"
+    assert cfg["output"]["plots"] is False
+
+
+def test_cli_reports_error_and_writes_nothing(tmp_path):
+    nml = write(tmp_path, f"&output\n directory = '{tmp_path / 'out'}'\n/\n&physics\n beta = 1e40\n/\n")
+    proc = subprocess.run([sys.executable, "-m", "pymantle.cli", "run", str(nml)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "&physics beta = 1e+40 is out of range" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_namelist_reference_documents_every_field():
+    ref = config.namelist_reference()
+    for group, fields in config.SCHEMA.items():
+        for key in fields:
+            assert f"| &{group} | {key} |" in ref
+
+
+def test_defaults_round_trip_through_a_namelist(tmp_path):
+    p = tmp_path / "defaults.nml"
+    config.defaults().to_namelist().write(str(p))
+    assert config.load(p) == config.defaults()
+
+
+def test_docs_namelist_reference_is_current():
+    from pathlib import Path
+    doc = (Path(__file__).parent.parent / "docs" / "namelist.md").read_text()
+    assert config.namelist_reference() in doc, "regenerate docs/namelist.md (see its header)"
+
+
+def test_readme_namelist_example_parses(tmp_path):
+    from pathlib import Path
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("```fortran\n", 1)[1].split("```", 1)[0]
+    cfg = config.load(write(tmp_path, block))
+    assert cfg["physics"]["gamma"] == 1e6 and cfg["stokes"]["every"] == 1

@@ -1,0 +1,67 @@
+"""Checkpoint/restart continues bit-identically, and a finished run can be extended."""
+import numpy as np
+import pytest
+
+from conftest import make_config
+from pymantle import open_run
+from pymantle.providers import VelocityProvider, make_provider
+from pymantle.simulation import Simulation
+
+
+class KillAt(VelocityProvider):
+    """Wraps a provider and dies (like a killed process) at a given step."""
+
+    def __init__(self, inner, step):
+        self.inner, self.step, self.name = inner, step, inner.name
+
+    def velocities(self, step, T, eta_c, eta_n):
+        if step == self.step:
+            raise KeyboardInterrupt("simulated kill")
+        return self.inner.velocities(step, T, eta_c, eta_n)
+
+    def force_refresh(self):
+        self.inner.force_refresh()
+
+
+@pytest.mark.parametrize("solver", ["direct", "lagged"])
+def test_restart_is_bit_identical(tmp_path, solver):
+    common = [f"stokes.solver='{solver}'", "time.end_time=1.0", "time.max_steps=40",
+              "output.checkpoint_every=10", "output.snapshot_every=7",
+              "physics.gamma=1e5", "physics.beta=3.0"]
+    ref_cfg = make_config(tmp_path / "a", *common)
+    Simulation(ref_cfg).run()
+
+    cfg = make_config(tmp_path / "b", *common)
+    sim = Simulation(cfg)
+    sim.provider = KillAt(make_provider(cfg, sim.grid), 25)
+    with pytest.raises(KeyboardInterrupt):
+        sim.run()
+    assert (tmp_path / "b" / "run" / "run.nc.part").exists()
+    res = Simulation(cfg).run()                 # the same command again resumes
+    assert res.resumed_from == 20
+
+    a, b = open_run(tmp_path / "a" / "run"), open_run(tmp_path / "b" / "run")
+    for name in ("T", "u", "v", "p", "time"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    for name in ("Nu_top", "Vrms", "dt", "history_time", "stokes_iterations"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_finished_run_is_extended_by_a_longer_end_time(tmp_path):
+    cfg = make_config(tmp_path, "time.end_time=0.005", "output.snapshot_every=1000")
+    r1 = Simulation(cfg).run()
+    cfg2 = make_config(tmp_path, "time.end_time=0.01", "output.snapshot_every=1000")
+    r2 = Simulation(cfg2).run()
+    assert r2.resumed_from == r1.steps
+    ds = open_run(r2.directory)
+    assert float(ds["history_time"][-1]) == pytest.approx(0.01)
+    assert np.all(np.diff(ds["step"].values) == 1)          # no duplicated step
+    assert ds.sizes["time"] == 2                            # start and the new end
+    ds.close()
+
+
+def test_resume_refuses_a_different_configuration(tmp_path):
+    from pymantle.config import ConfigError
+    Simulation(make_config(tmp_path, "time.end_time=0.002")).run()
+    with pytest.raises(ConfigError, match="&physics q"):
+        Simulation(make_config(tmp_path, "time.end_time=0.002", "physics.q=1.0")).run()

@@ -1,0 +1,69 @@
+"""The time loop: steady-state heat balance, Blankenbach 1a on a coarse grid, blow-up
+handling, output format."""
+import numpy as np
+import pytest
+import netCDF4
+
+from conftest import make_config
+from pymantle import open_run
+from pymantle.simulation import BlowUp, Simulation
+
+
+def test_heat_balance_nu_top_minus_nu_bottom_equals_q_at_steady_state(tmp_path):
+    cfg = make_config(tmp_path, "grid.aspect=1.0", "grid.ny=12", "physics.ra=2e4",
+                      "physics.q=3.0", "physics.gamma=1.0", "physics.beta=1.0",
+                      "initial.kind='sine'", "initial.amplitude=0.05", "time.end_time=5.0",
+                      "time.steady_tol=1e-7", "output.snapshot_every=100000")
+    res = Simulation(cfg).run()
+    assert res.status == "steady"
+    f = res.final
+    assert f["Vrms"] > 10          # it convects
+    assert f["Nu_top"] - f["Nu_bottom"] == pytest.approx(3.0, abs=2e-5)
+
+
+def test_blankenbach_1a_coarse_grid(tmp_path):
+    # 16x16: tolerances from the convergence table in docs/benchmarks.md (errors 0.4 %
+    # in Nu and 0.9 % in Vrms at 16; 0.09 % and 0.13 % at 32).
+    from pymantle.benchmarks import compare, load_case, quantities
+    case = load_case("blankenbach-1a")
+    cfg = case.config(16, out=str(tmp_path / "b1a"), progress=False)
+    cfg["output"]["plots"] = False
+    res = Simulation(cfg).run()
+    assert res.status == "steady"
+    q = quantities(res.final, cfg)
+    assert q["Nu_top"] == pytest.approx(4.884409, rel=0.01)
+    assert q["Vrms"] == pytest.approx(42.864947, rel=0.015)
+    lines, ok = compare(case, q, 16)
+    assert ok, lines
+
+
+def test_blow_up_stops_cleanly_with_last_good_state(tmp_path):
+    cfg = make_config(tmp_path, "physics.ra=0.0", "physics.q=1e4", "time.end_time=1.0")
+    with pytest.raises(BlowUp, match="temperature left"):
+        Simulation(cfg).run()
+    with netCDF4.Dataset(tmp_path / "run" / "checkpoint.nc") as ds:
+        T = np.array(ds["T"][:])
+        assert ds.step == 0
+    assert np.isfinite(T).all() and T.max() <= 1.1     # the initial state, not the bad one
+
+
+def test_output_is_cf_sgrid_and_opens_with_xarray(tmp_path):
+    cfg = make_config(tmp_path, "time.end_time=0.01", "output.snapshot_every=5",
+                      "output.plots=.true.")
+    res = Simulation(cfg).run()
+    ds = open_run(res.directory)
+    assert ds.attrs["Conventions"].startswith("CF-")
+    assert ds["grid"].attrs["cf_role"] == "grid_topology"
+    assert ds["u"].attrs["location"] == "edge1" and ds["v"].attrs["location"] == "edge2"
+    assert ds["T"].dims == ("time", "y", "x")
+    assert ds["u"].dims == ("time", "y", "x_face")
+    assert ds["v"].dims == ("time", "y_face", "x")
+    assert ds.sizes["step"] == res.steps + 1
+    assert float(ds["history_time"][-1]) == pytest.approx(0.01)
+    assert ds["time"].dtype == np.float64           # not decoded as dates
+    # the stored profile is the mean of the stored field
+    np.testing.assert_allclose(ds["T_profile"][-1], ds["T"][-1].mean("x"), rtol=1e-12)
+    for png in ("temperature.png", "history.png", "profile.png"):
+        assert (res.directory / png).stat().st_size > 1000
+    assert not (res.directory / "run.nc.part").exists()
+    ds.close()
