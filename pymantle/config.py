@@ -272,7 +272,7 @@ def validate(cfg: Config) -> None:
     k = cfg["initial"]["kind"]
     if k in ("profile", "restart") and not cfg["initial"]["file"]:
         raise ConfigError(f"&initial file: required when kind = '{k}' (a path to an existing file)")
-    if k in ("profile", "restart") and not Path(cfg["initial"]["file"]).is_file():
+    if k in ("profile", "restart") and not Path(cfg["initial"]["file"]).exists():
         raise ConfigError(f"&initial file = {cfg['initial']['file']!r}: file not found")
 
 

@@ -103,15 +103,21 @@ class Simulation:
         eta_c = viscosity(T, self._y, ph["gamma"], ph["beta"], ph["eta_min"], ph["eta_max"])
         return eta_c, corner_viscosity(eta_c)
 
-    def _source(self, t, T, u, v, eta_c, eta_n):
+    def _heating(self, t):
         ph = self.cfg["physics"]
-        q = heating_rate(t, ph["q"], ph["heating"], ph["decay_rate"])
+        return heating_rate(t, ph["q"], ph["heating"], ph["decay_rate"])
+
+    def _source(self, t, dt, T, u, v, eta_c, eta_n):
+        """Heat source of the step from t to t + dt: the heating at mid-step (second order
+        for a decaying Q), plus the EBA terms of the current state."""
+        ph = self.cfg["physics"]
+        q = self._heating(t + 0.5 * dt)
         if ph["di"] > 0.0:
             if ph["ra"] <= 0.0:
                 raise ConfigError("&physics di > 0 needs ra > 0 (dissipation scales with Di/Ra)")
-            return q, q + self.energy.eba_source(T, u, v, eta_c, eta_n, ph["di"], ph["ra"],
-                                                 ph["t_surface"])
-        return q, q
+            return q + self.energy.eba_source(T, u, v, eta_c, eta_n, ph["di"], ph["ra"],
+                                              ph["t_surface"])
+        return q
 
     def _on_signal(self, signum, _frame):
         self._stop_signal = signum
@@ -206,15 +212,15 @@ class Simulation:
                     if ds is not None:
                         write_snapshot(ds, n_snap, n, t, T, u, v, p, eta_c)
                     n_snap += 1
-                q, source = self._source(t, T, u, v, eta_c, eta_n)
                 dt = 0.0 if finished else min(self.energy.time_step(u, v), tm["end_time"] - t)
-                d.update(heating=q, dt=dt, stokes_iterations=its)
+                d.update(heating=self._heating(t), dt=dt, stokes_iterations=its)
                 hist["step"].append(n)
                 hist["time"].append(t)
                 for k in HISTORY_FIELDS:
                     hist[k].append(d[k])
                 if finished:
                     break
+                source = self._source(t, dt, T, u, v, eta_c, eta_n)
                 T_good = T.copy()
                 self.energy.step(T, u, v, source, dt)
                 if not np.isfinite(T).all() or T.min() < T_FLOOR or T.max() > T_CEIL:
