@@ -46,9 +46,12 @@ class Case:
         return float(tol[str(usable[-1])])
 
     def config(self, resolution: int | None = None, out: str | None = None,
-               stokes: str | None = None, progress: bool = True) -> config.Config:
+               stokes: str | None = None, progress: bool = True,
+               start_from: str | None = None) -> config.Config:
         n = resolution or self.default_resolution
-        overrides = [f"grid.ny={n}", f"output.progress={'.true.' if progress else '.false.'}",
+        overrides = [f"initial.kind='restart'", f"initial.file='{start_from}'",
+                     "initial.interpolate=.true."] if start_from else []
+        overrides += [f"grid.ny={n}", f"output.progress={'.true.' if progress else '.false.'}",
                      f"output.directory='{out or f'bench-{self.name}-{n}'}'"]
         if stokes:
             overrides.append(f"stokes.solver='{stokes}'")
@@ -102,10 +105,11 @@ def compare(case: Case, values: dict, resolution: int) -> tuple[list[str], bool]
 
 
 def run_case(name: str, resolution: int | None = None, out: str | None = None,
-             stokes: str | None = None, progress: bool = True, echo=print) -> bool:
+             stokes: str | None = None, progress: bool = True, start_from: str | None = None,
+             echo=print) -> bool:
     from .simulation import run
     case = load_case(name)
-    cfg = case.config(resolution, out, stokes, progress)
+    cfg = case.config(resolution, out, stokes, progress, start_from)
     n = cfg["grid"]["ny"]
     res = run(cfg)
     lines, ok = compare(case, quantities(res.final, cfg), n)

@@ -42,6 +42,9 @@ def _add_benchmark(sub):
     r.add_argument("--resolution", type=int, help="cells per unit length (default: the case's)")
     r.add_argument("--out", metavar="DIR", help="output directory (default: bench-<name>-<N>)")
     r.add_argument("--stokes", metavar="SOLVER", default=None, help="Stokes solver")
+    r.add_argument("--start-from", metavar="RUN",
+                   help="start from the last snapshot of a run of this case at another "
+                        "resolution (interpolated), to shorten the spin-up")
     r.add_argument("--no-progress", action="store_true")
 
 
@@ -97,7 +100,8 @@ def cmd_benchmark(args) -> int:
             print(f"{case.name:18s} {case.description}")
         return 0
     ok = benchmarks.run_case(args.name, resolution=args.resolution, out=args.out,
-                             stokes=args.stokes, progress=not args.no_progress)
+                             stokes=args.stokes, progress=not args.no_progress,
+                             start_from=args.start_from)
     return 0 if ok else 1
 
 

@@ -105,6 +105,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "file": Field(str, "", None, "a path", "profile (text or NetCDF) or run to restart from"),
         "snapshot": Field(int, -1, lambda x: x >= -1, "-1 (last) or a snapshot index >= 0",
                           "snapshot of 'file' to restart from"),
+        "interpolate": Field(bool, False, None, ".true. or .false.",
+                             "restart: interpolate T from a run on another grid of the same box"),
         "seed": Field(int, 0, _range(0, 2**31 - 1), "0..2**31-1", "seed of the random perturbation"),
     },
     "time": {

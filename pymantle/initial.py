@@ -6,7 +6,8 @@ linear     T = t_inside (0.75) inside with linear boundary layers of the given t
 sine       T = (1 - y) + A cos(pi x / L) sin(pi y)   (the benchmark start)
 conductive the steady conduction profile with internal heating, plus the perturbation
 profile    a horizontally averaged T(y) read from a text (y T columns) or NetCDF file
-restart    any snapshot of an earlier run's output file
+restart    any snapshot of an earlier run's output file (on another grid of the same box
+           with interpolate = .true., e.g. to start a fine run from a converged coarse one)
 """
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def initial_temperature(cfg: Config, grid: Grid) -> np.ndarray:
         T = T + _perturbation(grid, amp, seed)
     elif kind == "restart":
         from .output import read_snapshot
-        T = read_snapshot(ini["file"], ini["snapshot"], grid)["T"]
+        T = read_snapshot(ini["file"], ini["snapshot"], grid, ini["interpolate"])["T"]
     else:  # the schema rejects anything else first
         raise ConfigError(f"&initial kind = {kind!r}")
     return np.ascontiguousarray(T, dtype=np.float64)

@@ -198,8 +198,10 @@ def open_run(path: str | Path):
         raise CorruptFile(f"{str(p)!r} is not a readable NetCDF run file ({exc})") from None
 
 
-def read_snapshot(path: str | Path, index: int, grid: Grid) -> dict[str, np.ndarray]:
-    """Fields of one snapshot (index -1: the last) for a restart, checked against the grid."""
+def read_snapshot(path: str | Path, index: int, grid: Grid,
+                  interpolate: bool = False) -> dict[str, np.ndarray]:
+    """Fields of one snapshot (index -1: the last) for a restart, checked against the grid
+    (or, with interpolate, T interpolated onto it)."""
     try:
         p = run_path(path)
         with netCDF4.Dataset(p) as ds:
@@ -216,6 +218,25 @@ def read_snapshot(path: str | Path, index: int, grid: Grid) -> dict[str, np.ndar
     except (OSError, KeyError, IndexError, FileNotFoundError) as exc:
         raise ConfigError(f"&initial file = {str(path)!r}: not a readable run file ({exc})") from None
     if out["T"].shape != grid.shape:
-        raise ConfigError(f"&initial file = {str(path)!r}: its grid {out['T'].shape[::-1]} "
-                          f"(nx, ny) differs from this run's {grid.shape[::-1]}")
+        if not interpolate:
+            raise ConfigError(f"&initial file = {str(path)!r}: its grid {out['T'].shape[::-1]} "
+                              f"(nx, ny) differs from this run's {grid.shape[::-1]}; set "
+                              "&initial interpolate = .true. to interpolate it")
+        out = {"T": interpolate_temperature(out["T"], grid), "time": out["time"]}
     return out
+
+
+def interpolate_temperature(T: np.ndarray, grid: Grid) -> np.ndarray:
+    """Bilinear interpolation of a cell-centred T onto another grid of the same box, with
+    the wall values (Dirichlet top/bottom, mirrored sides) as extra support points, so a
+    converged coarse field can start a finer run."""
+    from scipy.interpolate import RegularGridInterpolator
+    ny, nx = T.shape
+    src = Grid(nx=nx, ny=ny, aspect=grid.aspect)
+    y = np.concatenate([[0.0], src.y_c, [1.0]])
+    x = np.concatenate([[0.0], src.x_c, [grid.aspect]])
+    Tp = np.pad(T, ((1, 1), (1, 1)), mode="edge")
+    Tp[0, :], Tp[-1, :] = 1.0, 0.0
+    f = RegularGridInterpolator((y, x), Tp)
+    X, Y = grid.centres()
+    return f(np.stack([Y.ravel(), X.ravel()], axis=1)).reshape(grid.shape)

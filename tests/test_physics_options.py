@@ -138,3 +138,17 @@ def test_restart_from_a_snapshot_of_another_run(tmp_path):
     with pytest.raises(ConfigError, match="differs from this run"):
         initial_temperature(cfg, other)
     ds.close()
+
+
+def test_restart_interpolated_from_a_coarser_run(tmp_path):
+    run = Simulation(make_config(tmp_path / "r", "grid.aspect=1.0", "grid.ny=8",
+                                 "time.max_steps=4", "time.end_time=1.0",
+                                 "initial.kind='sine'", "initial.amplitude=0.1")).run()
+    cfg = make_config(tmp_path, "grid.aspect=1.0", "grid.ny=16", "initial.kind='restart'",
+                      f"initial.file='{run.directory}'", "initial.interpolate=.true.")
+    T = initial_temperature(cfg, cfg.grid())
+    coarse = open_run(run.directory)["T"][-1].values
+    assert T.shape == (16, 16)
+    assert T.mean() == pytest.approx(coarse.mean(), abs=0.01)
+    # fine cells (2j+1, 2i+1) lie a quarter coarse cell from coarse centre (j, i)
+    np.testing.assert_allclose(T[5:11:2, 5:11:2], coarse[2:5, 2:5], atol=0.05)

@@ -65,3 +65,29 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     Simulation(make_config(tmp_path, "time.end_time=0.002")).run()
     with pytest.raises(ConfigError, match="&physics q"):
         Simulation(make_config(tmp_path, "time.end_time=0.002", "physics.q=1.0")).run()
+
+
+def test_sigterm_stops_with_a_checkpoint_and_the_rerun_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "pymantle.cli", "run", "--no-progress", "--out", str(out),
+           "--set", "time.end_time=0.5", "--set", "output.plots=.false.",
+           "--set", "output.checkpoint_every=100000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out / "run.nc.part").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "stopped by signal" in err
+    ckpt_step = __import__("netCDF4").Dataset(out / "checkpoint.nc").step
+    assert ckpt_step > 0
+    done = subprocess.run(cmd + ["--set", "time.max_steps=" + str(ckpt_step + 5)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"resumed from step {ckpt_step}" in done.stdout
