@@ -26,6 +26,9 @@ def _add_run(sub):
     p.add_argument("--out", metavar="DIR", help="output directory (&output directory)")
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh even if DIR holds a checkpoint")
+    p.add_argument("--petsc-options", metavar="OPTS",
+                   help="PETSc options for the Stokes solver (prefix stokes_), e.g. "
+                        "'-stokes_ksp_monitor' (&stokes petsc_options)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -48,6 +51,27 @@ def _add_benchmark(sub):
     r.add_argument("--no-progress", action="store_true")
 
 
+def _add_campaign(sub):
+    p = sub.add_parser(
+        "campaign", help="run many simulations over sampled (Q, gamma, beta): training data",
+        description="Draw parameter sets (Q uniform, gamma and beta log-uniform in the "
+                    "preset's box), split them train/cv/test, run each from the hot start to "
+                    "statistical steady state storing a snapshot every 100 steps, and keep an "
+                    "index.csv. Rerunning resumes; under `mpiexec -n K` the simulations are "
+                    "spread over the ranks. The optional NAMELIST sets the base run options "
+                    "(e.g. &stokes solver).")
+    p.add_argument("namelist", nargs="?", help="base namelist for every simulation")
+    p.add_argument("--preset", default="laptop", help="ci, laptop (default) or paper")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="campaign directory (default: campaign-<preset>)")
+    p.add_argument("--n", type=int, default=None, help="number of simulations (preset's default)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--paper-sets", action="store_true",
+                   help="run the study's 130 parameter sets (with --preset paper)")
+    p.add_argument("--retry-failed", action="store_true", help="run failed simulations again")
+    p.add_argument("--no-progress", action="store_true")
+
+
 def _add_namelist(sub):
     p = sub.add_parser("namelist", help="print the namelist reference or the defaults",
                        description="Print every namelist field with its default, allowed "
@@ -66,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_benchmark(sub)
+    _add_campaign(sub)
     _add_namelist(sub)
     return ap
 
@@ -80,6 +105,8 @@ def cmd_run(args) -> int:
     if args.no_progress:
         overrides.append("output.progress=.false.")
     cfg = config.load(args.namelist, overrides)
+    if args.petsc_options:
+        cfg["stokes"]["petsc_options"] = args.petsc_options
     from .simulation import run
     res = run(cfg, resume=not args.overwrite)
     from mpi4py import MPI
@@ -105,6 +132,24 @@ def cmd_benchmark(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_campaign(args) -> int:
+    from . import campaign, config
+    if args.n is not None and not 1 <= args.n <= 100000:
+        raise config.ConfigError(f"--n {args.n}: allowed 1..100000")
+    base = config.load(args.namelist)
+    camp = campaign.run_campaign(args.out or f"campaign-{args.preset}", args.preset, base,
+                                 n=args.n, seed=args.seed, paper_sets=args.paper_sets,
+                                 progress=not args.no_progress, retry_failed=args.retry_failed)
+    from mpi4py import MPI
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        rows = campaign.read_index(camp.directory)
+        done = sum(r["status"] in campaign.DONE for r in rows)
+        failed = sum(r["status"] == "failed" for r in rows)
+        print(f"campaign {camp.directory}: {done}/{len(rows)} simulations done, {failed} failed; "
+              f"index: {camp.directory / 'index.csv'}")
+    return 0
+
+
 def cmd_namelist(args) -> int:
     from . import config
     if args.check:
@@ -125,7 +170,7 @@ def main(argv=None) -> int:
     from .config import ConfigError
     from .output import CorruptFile
     try:
-        return {"run": cmd_run, "benchmark": cmd_benchmark,
+        return {"run": cmd_run, "benchmark": cmd_benchmark, "campaign": cmd_campaign,
                 "namelist": cmd_namelist}[args.command](args)
     except (ConfigError, CorruptFile, FileNotFoundError) as exc:
         print(f"pymantle: error: {exc}", file=sys.stderr)

@@ -118,6 +118,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "limiter": Field(str, "vanleer", _choice(*LIMITERS), "one of " + ", ".join(LIMITERS),
                          "slope limiter of the TVD advection"),
         "dt_max": Field(float, 0.0, _range(0.0, 1e6), "0 (none) or > 0", "upper bound on dt"),
+        "stat_window": Field(float, 0.0, _range(0.0, 1e6), "0 (off) or > 0",
+                             "stop at statistical steady state: the time means of mean T and "
+                             "Nu_top over the last two windows of this length agree to "
+                             "stat_tol (campaigns)"),
+        "stat_tol": Field(float, 0.01, _range(0.0, 1.0, lo_open=True), "0 < tol <= 1",
+                          "relative tolerance of the statistical steady-state test"),
         "steady_tol": Field(float, 0.0, _range(0.0, 1.0), "0 (off) or 0 < tol <= 1",
                             "stop at steady state: relative change of Nu and Vrms per unit "
                             "time below this"),

@@ -33,7 +33,7 @@ def plot_temperature(run, path, index: int = -1):
     v = ds["v"].isel(time=index).values
     uc, vc = 0.5 * (u[:, 1:] + u[:, :-1]), 0.5 * (v[1:] + v[:-1])
     ny, nx = uc.shape
-    s = max(1, ny // 8)
+    s = max(1, ny // 6)
     X, Y = np.meshgrid(ds["x"].values, ds["y"].values)
     if np.abs(uc).max() + np.abs(vc).max() > 0:
         ax.quiver(X[::s, ::s], Y[::s, ::s], uc[::s, ::s], vc[::s, ::s], color="k", alpha=0.6)
@@ -57,6 +57,12 @@ def plot_history(run, path):
     axes[0].plot(t, ds["Nu_bottom"], label="Nu bottom")
     axes[0].set_ylabel("Nu")
     axes[0].legend()
+    late = t >= t[0] + 0.1 * (t[-1] - t[0])       # keep the start-up spike off the scale
+    if late.sum() > 2:
+        lo = float(min(ds["Nu_top"][late].min(), ds["Nu_bottom"][late].min()))
+        hi = float(max(ds["Nu_top"][late].max(), ds["Nu_bottom"][late].max()))
+        pad = 0.1 * (hi - lo) + 0.05 * max(abs(hi), abs(lo), 1e-3)
+        axes[0].set_ylim(lo - pad, hi + pad)
     axes[1].plot(t, ds["Vrms"], color="C2")
     axes[1].set_ylabel("Vrms")
     if (ds["Vrms"] > 0).all() and float(ds["Vrms"].max()) > 100 * float(ds["Vrms"].min()):

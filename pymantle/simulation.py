@@ -31,6 +31,7 @@ STEADY_WINDOW = 50                    # steps between the samples of the steady-
 # Fields that may change between a checkpoint and its resumption (they do not change the
 # trajectory, only where or how it stops and how it is reported).
 _RESUMABLE_CHANGES = {("time", "end_time"), ("time", "max_steps"), ("time", "steady_tol"),
+                      ("time", "stat_window"), ("time", "stat_tol"),
                       ("output", "progress"), ("output", "plots"), ("output", "directory"),
                       ("stokes", "petsc_options")}
 
@@ -53,6 +54,25 @@ class RunResult:
     final: dict = field(default_factory=dict)
     resumed_from: int | None = None
     status: str = "finished"
+
+
+def statistically_steady(hist: dict, window: float, tol: float) -> bool:
+    """Time means of T_mean and Nu_top over [t-2w, t-w] and [t-w, t] agree to tol
+    (relative). The history holds values at the start of each step and its dt."""
+    import bisect
+    t = hist["time"]
+    if not t or t[-1] - t[0] < 2 * window:
+        return False
+    i0 = bisect.bisect_left(t, t[-1] - 2 * window)
+    i1 = bisect.bisect_left(t, t[-1] - window)
+    for key in ("T_mean", "Nu_top"):
+        x, dt = np.asarray(hist[key][i0:]), np.asarray(hist["dt"][i0:])
+        k = i1 - i0
+        m1 = np.sum(x[:k] * dt[:k]) / max(np.sum(dt[:k]), 1e-300)
+        m2 = np.sum(x[k:] * dt[k:]) / max(np.sum(dt[k:]), 1e-300)
+        if abs(m2 - m1) > tol * max(abs(m2), 1e-12):
+            return False
+    return True
 
 
 def _comm_world():
@@ -208,6 +228,9 @@ class Simulation:
                         if rate < tm["steady_tol"]:
                             finished, status = True, "steady"
                     steady_ref = (t, d)
+                if (tm["stat_window"] > 0 and n % STEADY_WINDOW == 0 and not finished
+                        and statistically_steady(hist, tm["stat_window"], tm["stat_tol"])):
+                    finished, status = True, "statistically steady"
                 if n % out["snapshot_every"] == 0 or finished:
                     if ds is not None:
                         write_snapshot(ds, n_snap, n, t, T, u, v, p, eta_c)

@@ -1,0 +1,323 @@
+"""Simulation campaigns: many runs over sampled (Q, gamma, beta), the training data.
+
+    pymantle campaign --preset ci|laptop|paper [NAMELIST] [--out DIR] [--n N] [--seed S]
+    mpiexec -n K pymantle campaign ...        (simulations spread over the ranks)
+
+Layout of a campaign directory:
+    campaign.json           the campaign's settings (preset, box, seed, sets)
+    index.csv               one row per simulation: parameters, split, status, snapshot
+                            count, steps, model time, wall time, error
+    sims/sim-NNNN/          a normal run directory (run.nc, checkpoint.nc, status.json)
+
+Sampling: Q uniform in [q_min, q_max]; gamma and beta log-uniform in the preset's box
+(model.md 3), with a seed. Splits: train / cv / test in the study's 94 : 16 : 18 ratio.
+Each simulation starts hot and runs until statistical steady state (the time means of
+mean T and Nu_top over two consecutive windows agree to stat_tol) or its time/step limit,
+storing a snapshot every 100 steps. Rerunning the same command skips finished
+simulations, resumes unfinished ones from their checkpoints, and records failures.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import config as _config
+from .config import ConfigError
+
+DATA = Path(__file__).resolve().parent / "data"
+SPLIT_RATIO = {"train": 94, "cv": 16, "test": 18}     # the study's 128 simulations
+DONE = ("finished", "steady", "statistically steady")
+INDEX_FIELDS = ["sim", "split", "Q", "gamma", "beta", "status", "n_snapshots", "steps",
+                "time", "wall_time", "error"]
+
+
+@dataclass
+class CampaignPreset:
+    grid: str
+    n_sims: int
+    q: tuple[float, float]
+    gamma: tuple[float, float]
+    beta: tuple[float, float]
+    end_time: float          # time limit of each simulation
+    max_steps: int           # step limit of each simulation
+    stat_window: float       # statistical steady-state window (0: run to the limit)
+    snapshot_every: int = 100
+    checkpoint_every: int = 500
+
+
+PRESETS = {
+    # seconds in total: tiny grid, short runs, a snapshot every 5 steps
+    "ci": CampaignPreset("ci", 4, (0.0, 10.0), (1e4, 1e6), (1.0, 10.0), end_time=1.0,
+                         max_steps=40, stat_window=0.0, snapshot_every=5,
+                         checkpoint_every=10),
+    # 32x128: a box the grid resolves (docs/campaign.md: the check of its vigorous corner)
+    "laptop": CampaignPreset("laptop", 64, (0.0, 10.0), (1e6, 1e8), (10.0, 100.0),
+                             end_time=0.5, max_steps=8000, stat_window=0.05),
+    # the study: 126x504, Q in [0, 10], gamma in [1e6, 1e10], beta in [1, 100]
+    "paper": CampaignPreset("paper", 128, (0.0, 10.0), (1e6, 1e10), (1.0, 100.0),
+                            end_time=1.0, max_steps=100000, stat_window=0.05),
+}
+
+
+@dataclass
+class SimSpec:
+    sim: int
+    split: str
+    Q: float
+    gamma: float
+    beta: float
+
+
+@dataclass
+class Campaign:
+    directory: Path
+    preset: str
+    seed: int
+    sims: list[SimSpec] = field(default_factory=list)
+
+    def sim_dir(self, i: int) -> Path:
+        return self.directory / "sims" / f"sim-{i:04d}"
+
+
+def sample_parameters(n: int, preset: CampaignPreset, seed: int) -> list[SimSpec]:
+    """Q uniform, gamma and beta log-uniform in the box; splits in the study's ratio."""
+    rng = np.random.default_rng(seed)
+    q = rng.uniform(*preset.q, n)
+    gamma = 10 ** rng.uniform(*np.log10(preset.gamma), n)
+    beta = 10 ** rng.uniform(*np.log10(preset.beta), n)
+    return [SimSpec(i, s, float(q[i]), float(gamma[i]), float(beta[i]))
+            for i, s in enumerate(assign_splits(n, rng))]
+
+
+def assign_splits(n: int, rng) -> list[str]:
+    total = sum(SPLIT_RATIO.values())
+    n_cv = max(1, round(n * SPLIT_RATIO["cv"] / total)) if n >= 3 else 0
+    n_test = max(1, round(n * SPLIT_RATIO["test"] / total)) if n >= 3 else 0
+    labels = ["cv"] * n_cv + ["test"] * n_test + ["train"] * (n - n_cv - n_test)
+    return [labels[k] for k in rng.permutation(n)]
+
+
+def paper_parameters() -> list[SimSpec]:
+    """The study's 130 parameter sets (model.md 3), the two dropped ones excluded."""
+    out = []
+    with open(DATA / "paper-simulations.csv") as fh:
+        for row in csv.DictReader(fh):
+            if row["excluded"].strip().lower() == "yes":
+                continue
+            out.append(SimSpec(int(row["index"]), row["split"], float(row["Q"]),
+                               float(row["gamma"]), float(row["beta"])))
+    return out
+
+
+def sim_config(camp: Campaign, spec: SimSpec, preset: CampaignPreset, base: _config.Config):
+    cfg = _config.Config({g: dict(v) for g, v in base.items()})
+    cfg["grid"]["preset"] = preset.grid
+    ph = cfg["physics"]
+    ph["q"], ph["gamma"], ph["beta"] = spec.Q, spec.gamma, spec.beta
+    cfg["initial"]["kind"] = "hot"
+    cfg["initial"]["seed"] = spec.sim
+    tm = cfg["time"]
+    tm["end_time"], tm["max_steps"] = preset.end_time, preset.max_steps
+    tm["stat_window"] = preset.stat_window
+    out = cfg["output"]
+    out["directory"] = str(camp.sim_dir(spec.sim))
+    out["snapshot_every"], out["checkpoint_every"] = preset.snapshot_every, preset.checkpoint_every
+    out["plots"], out["progress"] = False, False
+    return cfg
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def read_status(camp: Campaign, i: int) -> dict:
+    p = camp.sim_dir(i) / "status.json"
+    if not p.is_file():
+        return {"status": "running" if (camp.sim_dir(i) / "checkpoint.nc").exists() else "pending"}
+    try:
+        return json.loads(p.read_text())
+    except ValueError:
+        return {"status": "pending", "error": f"unreadable {p}"}
+
+
+def write_index(camp: Campaign) -> Path:
+    rows = []
+    for s in camp.sims:
+        st = read_status(camp, s.sim)
+        rows.append({**asdict(s), "status": st.get("status"),
+                     "n_snapshots": st.get("n_snapshots", 0), "steps": st.get("steps", 0),
+                     "time": st.get("time", 0.0), "wall_time": st.get("wall_time", 0.0),
+                     "error": st.get("error", "")})
+    import io
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=INDEX_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    path = camp.directory / "index.csv"
+    _atomic_write(path, buf.getvalue())
+    return path
+
+
+def read_index(directory: str | Path) -> list[dict]:
+    """Rows of index.csv with numbers parsed; a missing or malformed index is reported."""
+    path = Path(directory) / "index.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no index.csv in {str(directory)!r}: not a campaign directory")
+    rows = []
+    try:
+        with open(path) as fh:
+            for r in csv.DictReader(fh):
+                r["sim"] = int(r["sim"])
+                for k in ("Q", "gamma", "beta", "time", "wall_time"):
+                    r[k] = float(r[k])
+                r["n_snapshots"], r["steps"] = int(r["n_snapshots"]), int(r["steps"])
+                rows.append(r)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path} is malformed ({exc}); rerun the campaign to rebuild it") from None
+    return rows
+
+
+def check_run_file(path: Path) -> int:
+    """Number of snapshots of a finished run file; CorruptFile if it cannot be read."""
+    import netCDF4
+    from .output import CorruptFile
+    try:
+        with netCDF4.Dataset(path) as ds:
+            n = len(ds.dimensions["time"])
+            ds["T"][n - 1] if n else None        # touch the last record: catches truncation
+            return n
+    except (OSError, KeyError, IndexError, RuntimeError) as exc:
+        raise CorruptFile(f"{path}: unreadable or truncated NetCDF file ({exc})") from None
+
+
+def setup(directory: Path, preset_name: str, n: int | None, seed: int,
+          paper_sets: bool) -> tuple[Campaign, dict]:
+    """Create or reopen a campaign; a rerun must name the same settings."""
+    if preset_name not in PRESETS:
+        raise ConfigError(f"--preset {preset_name!r}: allowed " + ", ".join(PRESETS))
+    preset = PRESETS[preset_name]
+    directory = Path(directory)
+    meta = {"preset": preset_name, "seed": seed, "paper_sets": paper_sets,
+            "n_sims": n or preset.n_sims, "box": {"Q": preset.q, "gamma": preset.gamma,
+                                                  "beta": preset.beta}}
+    if paper_sets and preset_name != "paper":
+        raise ConfigError("--paper-sets needs --preset paper (the study's grid and box)")
+    sims = paper_parameters() if paper_sets else sample_parameters(meta["n_sims"], preset, seed)
+    if paper_sets:
+        meta["n_sims"] = len(sims)
+    mfile = directory / "campaign.json"
+    if mfile.is_file():
+        old = json.loads(mfile.read_text())
+        for k in ("preset", "seed", "paper_sets", "n_sims"):
+            if old.get(k) != meta[k]:
+                raise ConfigError(f"{directory} holds a campaign with {k} = {old.get(k)!r}, "
+                                  f"not {meta[k]!r}: choose another --out")
+    return Campaign(directory, preset_name, seed, sims), meta
+
+
+def run_campaign(directory, preset_name="laptop", base: _config.Config | None = None,
+                 n: int | None = None, seed: int = 0, paper_sets: bool = False,
+                 progress: bool = True, retry_failed: bool = False, comm=None,
+                 simulation_factory=None, echo=print) -> Campaign:
+    from mpi4py import MPI
+    comm = comm or MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets)
+    preset = PRESETS[preset_name]
+    base = base or _config.defaults()
+    if rank == 0:
+        (camp.directory / "sims").mkdir(parents=True, exist_ok=True)
+        _atomic_write(camp.directory / "campaign.json", json.dumps(meta, indent=1))
+        write_index(camp)
+    comm.Barrier()
+    mine = camp.sims[rank::size]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(mine), desc=f"campaign rank {rank}" if size > 1 else "campaign",
+                   unit="sim", position=rank, dynamic_ncols=True)
+    try:
+        _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, echo, rank)
+    finally:
+        if rank == 0:
+            write_index(camp)
+    if bar:
+        bar.close()
+    comm.Barrier()
+    if rank == 0:
+        write_index(camp)
+    return camp
+
+
+def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, echo, rank):
+    from mpi4py import MPI
+    from .output import CorruptFile
+    from .simulation import Simulation
+    for spec in mine:
+        sdir = camp.sim_dir(spec.sim)
+        st = read_status(camp, spec.sim)
+        if st["status"] == "failed" and not retry_failed:
+            if bar:
+                bar.update()
+            continue
+        if st["status"] in DONE:
+            try:
+                check_run_file(sdir / "run.nc")
+                if bar:
+                    bar.update()
+                continue
+            except CorruptFile as exc:
+                echo(f"campaign: sim {spec.sim}: {exc}; running it again")
+                for f in ("run.nc", "checkpoint.nc", "status.json"):
+                    (sdir / f).unlink(missing_ok=True)
+        sdir.mkdir(parents=True, exist_ok=True)
+        cfg = sim_config(camp, spec, preset, base)
+        if bar:
+            bar.set_postfix_str(f"sim {spec.sim}: Q={spec.Q:.2f} gamma={spec.gamma:.2e} "
+                                f"beta={spec.beta:.1f}")
+        t0 = time.perf_counter()
+        try:
+            sim = (simulation_factory or Simulation)(cfg, comm=MPI.COMM_SELF)
+            res = sim.run()
+            status = {"status": res.status, "steps": res.steps, "time": res.time,
+                      "wall_time": time.perf_counter() - t0,
+                      "n_snapshots": check_run_file(res.run_file)}
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:    # recorded, and the campaign goes on
+            status = {"status": "failed", "wall_time": time.perf_counter() - t0,
+                      "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+            echo(f"campaign: sim {spec.sim} failed: {status['error']}")
+        _atomic_write(sdir / "status.json", json.dumps(status))
+        if rank == 0:
+            write_index(camp)       # status files are the truth; the index follows them
+        if bar:
+            bar.update()
+
+
+def select_snapshots(directory, split: str = "train", first: int = 200, later: int = 800,
+                     seed: int = 0) -> list[tuple[int, int]]:
+    """The study's selection as a view over the stored data (nothing deleted): for every
+    finished simulation of the split, its first `first` snapshots plus up to `later`
+    random later ones, without duplicates. Returns (sim, snapshot) pairs."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for row in read_index(directory):
+        if row["split"] != split or row["status"] not in DONE:
+            continue
+        n = row["n_snapshots"]
+        head = list(range(min(first, n)))
+        rest = np.arange(min(first, n), n)
+        pick = sorted(rng.choice(rest, size=min(later, rest.size), replace=False).tolist())
+        out.extend((row["sim"], k) for k in head + pick)
+    return out

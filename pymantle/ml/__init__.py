@@ -1,0 +1,1 @@
+"""Machine-learning side: datasets over campaign output, velocity scaling (Eq. 4)."""

@@ -1,0 +1,122 @@
+"""A lazy torch Dataset over a campaign's NetCDF files (model.md sections 3-5).
+
+Each item is one stored snapshot: the network inputs (7 channels at the cell centres:
+x/4, y/4, log10(clip(eta, 1e-8, 1))/8, Q, gamma, beta min-max normalised over the training
+split with gamma and beta in log10, and T) and the targets u/s, v/s on the MAC faces, s
+from the velocity scaling (Eq. 4). Files are opened on demand and a few are kept open, so
+the campaign never has to fit in memory.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..campaign import DONE, Campaign, read_index, select_snapshots
+from ..output import CorruptFile
+from .scaling import VelocityScaling
+
+ETA_CLIP = (1e-8, 1.0)
+N_CHANNELS = 7
+
+
+@dataclass(frozen=True)
+class InputNormalisation:
+    """Min-max ranges of Q, log10 gamma and log10 beta over the training split."""
+    q: tuple[float, float]
+    log_gamma: tuple[float, float]
+    log_beta: tuple[float, float]
+
+    @staticmethod
+    def _mm(v, rng):
+        lo, hi = rng
+        return (v - lo) / (hi - lo) if hi > lo else 0.0 * v
+
+    def params(self, Q, gamma, beta):
+        return (self._mm(Q, self.q), self._mm(np.log10(gamma), self.log_gamma),
+                self._mm(np.log10(beta), self.log_beta))
+
+    @classmethod
+    def from_rows(cls, rows):
+        q = [r["Q"] for r in rows]
+        g = [np.log10(r["gamma"]) for r in rows]
+        b = [np.log10(r["beta"]) for r in rows]
+        return cls((min(q), max(q)), (min(g), max(g)), (min(b), max(b)))
+
+    def to_dict(self):
+        return {"q": list(self.q), "log_gamma": list(self.log_gamma),
+                "log_beta": list(self.log_beta)}
+
+
+def input_channels(T, eta, x, y, params) -> np.ndarray:
+    """(7, ny, nx) network input from fields at the cell centres."""
+    ny, nx = T.shape
+    leta = np.log10(np.clip(eta, *ETA_CLIP)) / 8.0
+    q, g, b = params
+    return np.stack([np.broadcast_to(x / 4.0, (ny, nx)), np.broadcast_to(y / 4.0, (ny, nx)),
+                     leta, np.full((ny, nx), q), np.full((ny, nx), g), np.full((ny, nx), b), T])
+
+
+class SnapshotDataset:
+    """torch-compatible map-style dataset (len, getitem) of (inputs, u/s, v/s)."""
+
+    def __init__(self, directory, split="train", first=200, later=800, seed=0,
+                 scaling: VelocityScaling | None = None,
+                 normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
+        self.directory = Path(directory)
+        rows = read_index(self.directory)
+        self.rows = {r["sim"]: r for r in rows}
+        train = [r for r in rows if r["split"] == "train" and r["status"] in DONE]
+        if not train:
+            raise ValueError(f"{directory}: no finished training simulations")
+        self.normalisation = normalisation or InputNormalisation.from_rows(train)
+        self.scaling = scaling or VelocityScaling()
+        self.items = select_snapshots(self.directory, split, first, later, seed)
+        self.camp = Campaign(self.directory, "", 0)
+        self.dtype = dtype
+        self._open: OrderedDict = OrderedDict()
+        self._max_open = max_open
+
+    def __len__(self):
+        return len(self.items)
+
+    def _dataset(self, sim):
+        import netCDF4
+        if sim in self._open:
+            self._open.move_to_end(sim)
+            return self._open[sim]
+        path = self.camp.sim_dir(sim) / "run.nc"
+        try:
+            ds = netCDF4.Dataset(path)
+        except OSError as exc:
+            raise CorruptFile(f"{path}: unreadable or truncated NetCDF file ({exc}); "
+                              "rerun the campaign to regenerate it") from None
+        self._open[sim] = ds
+        if len(self._open) > self._max_open:
+            self._open.popitem(last=False)[1].close()
+        return ds
+
+    def __getitem__(self, k):
+        import torch
+        sim, snap = self.items[k]
+        ds = self._dataset(sim)
+        try:
+            T = np.asarray(ds["T"][snap], dtype=float)
+            eta = np.asarray(ds["eta"][snap], dtype=float)
+            u = np.asarray(ds["u"][snap], dtype=float)
+            v = np.asarray(ds["v"][snap], dtype=float)
+            x, y = np.meshgrid(np.asarray(ds["x"][:]), np.asarray(ds["y"][:]))
+        except (OSError, RuntimeError, IndexError) as exc:
+            raise CorruptFile(f"{ds.filepath()}: snapshot {snap} unreadable ({exc})") from None
+        r = self.rows[sim]
+        s = float(self.scaling.scale(r["Q"], r["gamma"], r["beta"])[0])
+        inp = input_channels(T, eta, x, y, self.normalisation.params(r["Q"], r["gamma"], r["beta"]))
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=self.dtype))  # noqa: E731
+        return t(inp), t(u / s), t(v / s)
+
+    def close(self):
+        for ds in self._open.values():
+            ds.close()
+        self._open.clear()

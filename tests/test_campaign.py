@@ -1,0 +1,181 @@
+"""Campaigns: the ci campaign end to end, resume after a killed simulation, the index
+against the files, the sampled distribution, corrupt files, the selection view, and the
+torch Dataset over the files."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from pymantle import campaign, open_run
+from pymantle.campaign import PRESETS, read_index, run_campaign, sample_parameters
+from pymantle.output import CorruptFile
+from pymantle.simulation import Simulation
+
+
+@pytest.fixture(scope="module")
+def ci_campaign(tmp_path_factory):
+    d = tmp_path_factory.mktemp("camp") / "ci"
+    run_campaign(d, "ci", progress=False)
+    return d
+
+
+def test_ci_campaign_end_to_end_and_index_matches_files(ci_campaign):
+    rows = read_index(ci_campaign)
+    assert len(rows) == PRESETS["ci"].n_sims
+    assert {r["split"] for r in rows} == {"train", "cv", "test"}
+    for r in rows:
+        assert r["status"] == "finished", r
+        ds = open_run(ci_campaign / "sims" / f"sim-{r['sim']:04d}")
+        assert ds.sizes["time"] == r["n_snapshots"] == 9          # steps 0, 5, ..., 40
+        assert int(ds["snapshot_step"][-1]) == r["steps"] == 40
+        assert ds.attrs["q"] == pytest.approx(r["Q"])
+        assert ds.attrs["gamma"] == pytest.approx(r["gamma"])
+        assert np.all(np.diff(ds["snapshot_step"].values) == 5)
+        ds.close()
+
+
+def test_rerun_skips_finished_simulations(ci_campaign):
+    before = {p: p.stat().st_mtime_ns for p in ci_campaign.glob("sims/*/run.nc")}
+    run_campaign(ci_campaign, "ci", progress=False)
+    after = {p: p.stat().st_mtime_ns for p in ci_campaign.glob("sims/*/run.nc")}
+    assert before == after
+
+
+def test_resume_after_a_killed_simulation_matches_a_clean_campaign(ci_campaign, tmp_path):
+    class Dies(Simulation):
+        def run(self):
+            if self.cfg["physics"]["q"] == target_q:
+                from pymantle.providers import make_provider
+                inner = make_provider(self.cfg, self.grid)
+                orig = inner.velocities
+
+                def velocities(step, *a):
+                    if step == 25:
+                        raise KeyboardInterrupt("killed")
+                    return orig(step, *a)
+                inner.velocities = velocities
+                self.provider = inner
+            return super().run()
+
+    rows = read_index(ci_campaign)
+    target_q = rows[2]["Q"]
+    d = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        run_campaign(d, "ci", progress=False, simulation_factory=Dies)
+    status = {r["sim"]: r["status"] for r in read_index(d)}
+    assert status[0] == status[1] == "finished" and status[2] == "running"
+    run_campaign(d, "ci", progress=False)
+    assert all(r["status"] == "finished" for r in read_index(d))
+    a = open_run(ci_campaign / "sims" / "sim-0002")
+    b = open_run(d / "sims" / "sim-0002")
+    np.testing.assert_array_equal(a["T"].values, b["T"].values)
+    a.close(), b.close()
+
+
+def test_a_failed_simulation_is_recorded_and_the_campaign_goes_on(tmp_path):
+    class Fails(Simulation):
+        def run(self):
+            if self.cfg["initial"]["seed"] == 1:
+                raise RuntimeError("solver exploded")
+            return super().run()
+    d = tmp_path / "f"
+    run_campaign(d, "ci", progress=False, simulation_factory=Fails, echo=lambda *a: None)
+    rows = {r["sim"]: r for r in read_index(d)}
+    assert rows[1]["status"] == "failed" and "solver exploded" in rows[1]["error"]
+    assert all(rows[i]["status"] == "finished" for i in (0, 2, 3))
+
+
+def test_corrupt_file_is_reported_and_rerun(ci_campaign, tmp_path):
+    d = tmp_path / "c"
+    shutil.copytree(ci_campaign, d)
+    f = d / "sims" / "sim-0001" / "run.nc"
+    f.write_bytes(f.read_bytes()[:2000])                  # truncated
+    with pytest.raises(CorruptFile, match="sim-0001/run.nc"):
+        campaign.check_run_file(f)
+    from pymantle.ml.data import SnapshotDataset
+    ds = SnapshotDataset(d, split=read_index(d)[1]["split"])
+    with pytest.raises(CorruptFile, match="sim-0001"):
+        for k in range(len(ds)):
+            ds[k]
+    msgs = []
+    run_campaign(d, "ci", progress=False, echo=msgs.append)
+    assert any("sim 1" in m and "truncated" in m for m in msgs)
+    assert campaign.check_run_file(f) == 9
+
+
+def test_sampled_distribution_matches_the_box():
+    box = PRESETS["paper"]
+    sims = sample_parameters(4000, box, seed=11)
+    q = np.array([s.Q for s in sims])
+    lg = np.log10([s.gamma for s in sims])
+    lb = np.log10([s.beta for s in sims])
+    assert stats.kstest(q, stats.uniform(0, 10).cdf).pvalue > 1e-3
+    assert stats.kstest(lg, stats.uniform(6, 4).cdf).pvalue > 1e-3
+    assert stats.kstest(lb, stats.uniform(0, 2).cdf).pvalue > 1e-3
+    splits = [s.split for s in sims]
+    assert splits.count("cv") / 4000 == pytest.approx(16 / 128, abs=0.002)
+    assert splits.count("test") / 4000 == pytest.approx(18 / 128, abs=0.002)
+    assert sample_parameters(10, box, 3) == sample_parameters(10, box, 3)
+
+
+def test_paper_sets_are_the_studys_128():
+    sims = campaign.paper_parameters()
+    assert len(sims) == 128
+    assert sum(s.split == "train" for s in sims) == 94
+    assert sum(s.split == "cv" for s in sims) == 16 and sum(s.split == "test" for s in sims) == 18
+
+
+def test_selection_view_first_and_random_later_without_duplicates(ci_campaign):
+    sel = campaign.select_snapshots(ci_campaign, "train", first=3, later=4, seed=1)
+    n_train = sum(r["split"] == "train" for r in read_index(ci_campaign))
+    assert len(sel) == n_train * 7 and len(set(sel)) == len(sel)
+    by_sim = {}
+    for s, k in sel:
+        by_sim.setdefault(s, []).append(k)
+    for ks in by_sim.values():
+        assert ks[:3] == [0, 1, 2] and all(3 <= k < 9 for k in ks[3:])
+    assert campaign.select_snapshots(ci_campaign, "train", 200, 800) == \
+        [(s, k) for s in sorted(by_sim) for k in range(9)]
+
+
+def test_dataset_yields_inputs_and_scaled_targets(ci_campaign):
+    from pymantle.ml.data import N_CHANNELS, SnapshotDataset
+    ds = SnapshotDataset(ci_campaign, "train")
+    x, u, v = ds[len(ds) - 1]
+    assert x.shape == (N_CHANNELS, 8, 32) and u.shape == (8, 33) and v.shape == (9, 32)
+    sim, snap = ds.items[-1]
+    run = open_run(ci_campaign / "sims" / f"sim-{sim:04d}")
+    r = ds.rows[sim]
+    s = ds.scaling.scale(r["Q"], r["gamma"], r["beta"])[0]
+    np.testing.assert_allclose(u.numpy() * s, run["u"][snap].values, rtol=1e-14)
+    np.testing.assert_allclose(x[6].numpy(), run["T"][snap].values)
+    assert 0.0 <= float(x[3, 0, 0]) <= 1.0 and float(x[0].max()) < 1.0
+    run.close()
+
+
+def test_scaling_fit_on_the_studys_velocity_ranges():
+    import csv
+    from pymantle.ml.scaling import VelocityScaling
+    with open(campaign.DATA / "paper-velocity-ranges.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    col = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731
+    fit = VelocityScaling.fit(col("Q"), col("gamma"), col("beta"), col("u_max"), col("v_max"))
+    np.testing.assert_allclose(fit.coefficients, (1.813, 0.435, -0.468), atol=2e-3)
+
+
+def test_two_ranks_share_a_campaign(tmp_path):
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        pytest.skip("mpiexec not installed (scripts/setup.sh installs Open MPI)")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "pymantle.cli", "campaign",
+                           "--preset", "ci", "--out", str(tmp_path / "m"), "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "4/4 simulations done" in proc.stdout
+    assert all(r["status"] == "finished" for r in read_index(tmp_path / "m"))
