@@ -58,8 +58,10 @@ PRESETS = {
                          max_steps=40, stat_window=0.0, snapshot_every=5,
                          checkpoint_every=10),
     # 32x128: a box the grid resolves (docs/campaign.md: the check of its vigorous corner)
-    "laptop": CampaignPreset("laptop", 64, (0.0, 10.0), (1e6, 1e8), (10.0, 100.0),
-                             end_time=0.5, max_steps=8000, stat_window=0.05),
+    # (velocities up to ~1.5e3 at its vigorous corner Q=10, gamma=1e6, beta=3 by the Eq. 4
+    # fit, so a step is >= 5e-6 and a run to statistical steady state fits in minutes)
+    "laptop": CampaignPreset("laptop", 64, (0.0, 10.0), (1e5, 1e6), (3.0, 30.0),
+                             end_time=0.3, max_steps=20000, stat_window=0.05),
     # the study: 126x504, Q in [0, 10], gamma in [1e6, 1e10], beta in [1, 100]
     "paper": CampaignPreset("paper", 128, (0.0, 10.0), (1e6, 1e10), (1.0, 100.0),
                             end_time=1.0, max_steps=100000, stat_window=0.05),
@@ -129,7 +131,7 @@ def sim_config(camp: Campaign, spec: SimSpec, preset: CampaignPreset, base: _con
     out = cfg["output"]
     out["directory"] = str(camp.sim_dir(spec.sim))
     out["snapshot_every"], out["checkpoint_every"] = preset.snapshot_every, preset.checkpoint_every
-    out["plots"], out["progress"] = False, False
+    out["plots"] = False
     return cfg
 
 
@@ -282,12 +284,14 @@ def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, e
                     (sdir / f).unlink(missing_ok=True)
         sdir.mkdir(parents=True, exist_ok=True)
         cfg = sim_config(camp, spec, preset, base)
+        cfg["output"]["progress"] = bar is not None     # the current run's own bar, below
         if bar:
             bar.set_postfix_str(f"sim {spec.sim}: Q={spec.Q:.2f} gamma={spec.gamma:.2e} "
                                 f"beta={spec.beta:.1f}")
         t0 = time.perf_counter()
         try:
             sim = (simulation_factory or Simulation)(cfg, comm=MPI.COMM_SELF)
+            sim.progress_position = rank + 1 if bar is not None else None
             res = sim.run()
             status = {"status": res.status, "steps": res.steps, "time": res.time,
                       "wall_time": time.perf_counter() - t0,

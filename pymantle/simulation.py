@@ -115,6 +115,7 @@ class Simulation:
         self.outdir = Path(cfg["output"]["directory"])
         self.resume = resume
         self._stop_signal = None
+        self.progress_position = None      # set by campaigns: a nested bar that goes away
         _, self._y = self.grid.centres()
 
     # -- helpers ----------------------------------------------------------------------------
@@ -204,7 +205,9 @@ class Simulation:
             from tqdm import tqdm
             bar = tqdm(total=tm["end_time"], initial=min(t, tm["end_time"]), unit="",
                        bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]{postfix}",
-                       desc=f"run {self.provider.name}", dynamic_ncols=True)
+                       desc=f"run {self.provider.name}", dynamic_ncols=True,
+                       position=self.progress_position,
+                       leave=self.progress_position is None)
         wall0 = _time.perf_counter()
         status = "finished"
         steady_ref = None
