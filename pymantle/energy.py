@@ -23,6 +23,7 @@ class EnergySolver:
         self.limiter = LIMITER_CODES[limiter]
         self.courant, self.dt_max, self.kappa = courant, dt_max, kappa
         self.t_bottom, self.t_top = t_bottom, t_top
+        self._source = np.zeros((grid.nx, grid.ny), order="F")   # reused Fortran buffer
 
     def time_step(self, u: np.ndarray, v: np.ndarray) -> float:
         """Largest stable step: Courant-limited advection, and forward-Euler positivity of
@@ -40,9 +41,12 @@ class EnergySolver:
     def step(self, T: np.ndarray, u: np.ndarray, v: np.ndarray, source, dt: float) -> None:
         """Advance T (ny, nx, C-ordered) in place by dt; source is a scalar or a field."""
         g = self.grid
-        s = np.broadcast_to(np.asarray(source, dtype=float), g.shape)
+        if np.ndim(source) == 0:
+            self._source.fill(source)
+        else:
+            self._source[...] = np.asarray(source).T
         # The transposes are Fortran-ordered views: no copies of T, u, v.
-        _EN.step_ssprk2(T.T, u.T, v.T, np.asfortranarray(s.T), g.dx, g.dy, dt, self.kappa,
+        _EN.step_ssprk2(T.T, u.T, v.T, self._source, g.dx, g.dy, dt, self.kappa,
                         self.t_bottom, self.t_top, self.limiter)
 
     def eba_source(self, T, u, v, eta_c, eta_n, di: float, ra: float, t_surface: float):

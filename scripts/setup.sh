@@ -36,5 +36,12 @@ fi
 # torch==2.13.0 is the CPU wheel; an unpinned torch could pull a multi-GB CUDA build.
 pip install -q torch==2.13.0 mpi4py netCDF4 f90nml pytest xarray matplotlib tqdm scipy \
   meson-python meson ninja
-pip install -q --no-build-isolation -e .
+# AVX2 + FMA kernels where this CPU has them (the build is for this machine anyway).
+BUILD_ARGS=()
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null; then
+  BUILD_ARGS=(-Csetup-args=-Dcpu_baseline=x86-64-v3)
+fi
+if ! python -c "import pymantle._kernels" 2>/dev/null || [ "${PYMANTLE_REBUILD:-0}" = 1 ]; then
+  pip install -q --no-build-isolation "${BUILD_ARGS[@]}" -e .
+fi
 python -c "import pymantle._kernels, petsc4py.PETSc, mpi4py.MPI, netCDF4, f90nml, torch; print('pymantle environment OK')"
