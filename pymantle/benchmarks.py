@@ -17,7 +17,7 @@ _HERE = Path(__file__).resolve().parent
 
 def cases_dir() -> Path:
     """benchmarks/ of the source tree (editable install) or of the installed package."""
-    for cand in (_HERE.parent / "benchmarks", _HERE / "benchmarks"):
+    for cand in (_HERE / "benchmarks", _HERE.parent / "benchmarks"):
         if cand.is_dir():
             return cand
     raise FileNotFoundError("benchmark cases not found (expected a benchmarks/ folder)")
