@@ -54,7 +54,7 @@ class CampaignPreset:
 
 PRESETS = {
     # seconds in total: tiny grid, short runs, a snapshot every 5 steps
-    "ci": CampaignPreset("ci", 4, (0.0, 10.0), (1e4, 1e6), (1.0, 10.0), end_time=1.0,
+    "ci": CampaignPreset("ci", 6, (0.0, 10.0), (1e4, 1e6), (1.0, 10.0), end_time=1.0,
                          max_steps=40, stat_window=0.0, snapshot_every=5,
                          checkpoint_every=10),
     # 32x128: a box the grid resolves (docs/campaign.md: the check of its vigorous corner)

@@ -72,6 +72,33 @@ def _add_campaign(sub):
     p.add_argument("--no-progress", action="store_true")
 
 
+def _add_train(sub):
+    p = sub.add_parser(
+        "train", help="train the Stokes surrogate on a campaign",
+        description="Train the CNN that maps temperature (and viscosity, coordinates, "
+                    "parameters) to a stream function whose curl gives the velocities "
+                    "(model.md sections 4-6). Writes DIR/checkpoint.pt every epoch (rerun to "
+                    "resume), DIR/model.pt (best on the cv split; what `pymantle run --stokes "
+                    "surrogate` reads), DIR/training.csv and DIR/training_curve.png. "
+                    "Data-parallel: torchrun --nproc-per-node K -m pymantle.cli train ...")
+    p.add_argument("campaign", help="campaign directory (pymantle campaign)")
+    p.add_argument("--recipe", default="laptop", help="laptop (default, ~2 h on 2 cores) or paper")
+    p.add_argument("--out", default="train", help="output directory (default: train)")
+    p.add_argument("--epochs", type=int, help="number of epochs (recipe's default)")
+    p.add_argument("--samples-per-epoch", type=int, help="0: all selected snapshots")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--width", type=int, help="filters per layer (study: 16)")
+    p.add_argument("--levels", type=int, help="resolutions (study: 5)")
+    p.add_argument("--layers", type=int, help="conv layers per resolution (study: 6)")
+    p.add_argument("--padding", choices=("learned", "zeros", "replicate"))
+    p.add_argument("--output", choices=("stream_mac", "stream_colocated", "soft"))
+    p.add_argument("--no-range-weighting", action="store_true")
+    p.add_argument("--no-derivative", action="store_true")
+    p.add_argument("--mass", choices=("boundary", "all", "none"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
 def _add_namelist(sub):
     p = sub.add_parser("namelist", help="print the namelist reference or the defaults",
                        description="Print every namelist field with its default, allowed "
@@ -91,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_benchmark(sub)
     _add_campaign(sub)
+    _add_train(sub)
     _add_namelist(sub)
     return ap
 
@@ -150,6 +178,30 @@ def cmd_campaign(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .ml.train import Trainer, TrainConfig
+    model = {k: v for k, v in (("width", args.width), ("levels", args.levels),
+                               ("layers_per_level", args.layers), ("padding", args.padding),
+                               ("output", args.output)) if v is not None}
+    mass = None if args.mass == "none" else args.mass
+    cfg = TrainConfig.from_recipe(
+        args.campaign, args.recipe, out=args.out, epochs=args.epochs,
+        samples_per_epoch=args.samples_per_epoch, dtype=args.dtype, seed=args.seed,
+        range_weighting=not args.no_range_weighting, derivative=not args.no_derivative,
+        model=model, **({"mass": mass} if args.mass else {}))
+    if args.output == "soft" and not args.mass:
+        cfg.mass = "all"
+    tr = Trainer(cfg)
+    resumed = tr.resume()
+    hist = tr.fit(progress=not args.no_progress)
+    if tr.rank == 0:
+        last = hist[-1] if hist else {}
+        print(f"{'resumed; ' if resumed else ''}{tr.epoch} epochs; best validation loss "
+              f"{tr.best:.4g}; last train loss {last.get('train_loss', float('nan')):.4g}; "
+              f"model: {tr.out / 'model.pt'}")
+    return 0
+
+
 def cmd_namelist(args) -> int:
     from . import config
     if args.check:
@@ -171,7 +223,7 @@ def main(argv=None) -> int:
     from .output import CorruptFile
     try:
         return {"run": cmd_run, "benchmark": cmd_benchmark, "campaign": cmd_campaign,
-                "namelist": cmd_namelist}[args.command](args)
+                "train": cmd_train, "namelist": cmd_namelist}[args.command](args)
     except (ConfigError, CorruptFile, FileNotFoundError) as exc:
         print(f"pymantle: error: {exc}", file=sys.stderr)
         return 2

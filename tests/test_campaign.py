@@ -177,5 +177,5 @@ def test_two_ranks_share_a_campaign(tmp_path):
                            "--preset", "ci", "--out", str(tmp_path / "m"), "--no-progress"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "4/4 simulations done" in proc.stdout
+    assert "6/6 simulations done" in proc.stdout
     assert all(r["status"] == "finished" for r in read_index(tmp_path / "m"))

@@ -1,0 +1,174 @@
+"""Building blocks of the Stokes surrogate (model.md section 5).
+
+- `BoundaryConv2d`: boundary-learned padding (Innamorati et al. 2020), one filter bank for
+  the interior, one per edge and one per corner, each run only on its own strip.
+- `make_conv`: the factory the model uses for every convolution ("learned", "zeros",
+  "replicate").
+- `stream_to_mac_velocity`: stream function at the cell centres -> face velocities on the
+  MAC grid, divergence-free in every cell and with zero normal velocity on the walls.
+- `colocated_curl` / `centres_to_faces`: the study's co-located variant, for comparison.
+- `divergence`: the discrete divergence of MAC face velocities, per cell.
+
+Layout (torch, batch first): cell centres (B, C, ny, nx); u on the vertical faces
+(B, 1, ny, nx+1), column i at x = i dx; v on the horizontal faces (B, 1, ny+1, nx), row j at
+y = j dy; cell corners (B, 1, ny+1, nx+1). Rows are y, columns are x.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PADDING_MODES = ("learned", "zeros", "replicate")
+
+# Bank names by (row band, column band); bands are 0 = top/left edge, 1 = middle, 2 =
+# bottom/right edge. "Top" means row 0 (the first row of the array, y = 0 side); the names
+# only label the array sides, the physics does not care which wall is which.
+_BANKS = (("top_left", "top", "top_right"),
+          ("left", "interior", "right"),
+          ("bottom_left", "bottom", "bottom_right"))
+
+
+def _bands(n: int, p: int):
+    """Split n output positions into (start, stop) bands: first edge, middle, last edge.
+
+    Normally the edges are p wide. A field narrower than 2p (the coarsest pooled levels)
+    gives the first edge ceil(n/2) positions and the last edge the rest, so every output
+    position belongs to exactly one band; the middle band is then empty.
+    """
+    lo = min(p, (n + 1) // 2)
+    hi = min(p, n - lo)
+    return (0, lo), (lo, n - hi), (n - hi, n)
+
+
+def _window(x, r0, r1, c0, c1, p):
+    """The input a valid convolution needs for outputs rows r0:r1, cols c0:c1.
+
+    That is input rows r0-p .. r1+p-1 (and likewise columns); positions outside the field
+    are zeros, added only on the side(s) where the window leaves it, so the interior
+    window is a plain view of x and an edge strip is padded on its outer side only.
+    """
+    H, W = x.shape[-2:]
+    a, b, c, d = r0 - p, r1 + p, c0 - p, c1 + p
+    s = x[..., max(a, 0):min(b, H), max(c, 0):min(d, W)]
+    pad = (max(-c, 0), max(d - W, 0), max(-a, 0), max(b - H, 0))
+    return F.pad(s, pad) if any(pad) else s
+
+
+class BoundaryConv2d(nn.Module):
+    """Same-size convolution with boundary-learned padding (Innamorati et al. 2020).
+
+    Nine filter banks (each a full k x k kernel with its own bias): the interior bank gives
+    output rows p..H-p-1 and columns p..W-p-1 (p = k//2) as a valid convolution; each edge
+    bank gives the p outermost rows (or columns) on its own side, between the corners; each
+    corner bank gives its p x p corner block. Every bank sees the input it needs with zeros
+    beyond the field, so with the same weights in all banks this is exactly a zero-padded
+    convolution; the edge and corner banks let the network learn how to treat the walls
+    instead. Each bank runs only on its own strip: running all nine over the whole field
+    and masking would cost about 18x more.
+
+    shared_bias=True keeps one bias for all banks (only the weights differ). That is not
+    what the spec describes, but it is the variant whose parameter count reproduces the
+    study's 2,129,153 exactly (see models.py).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 5, shared_bias: bool = False):
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd for a same-size convolution, "
+                             f"got {kernel_size}")
+        self.in_ch, self.out_ch, self.kernel_size = in_ch, out_ch, kernel_size
+        self.pad = kernel_size // 2
+        self.banks = nn.ModuleDict({name: nn.Conv2d(in_ch, out_ch, kernel_size,
+                                                    bias=not shared_bias)
+                                    for row in _BANKS for name in row})
+        if shared_bias:
+            # Same initialisation as nn.Conv2d's own bias.
+            bound = 1.0 / math.sqrt(in_ch * kernel_size * kernel_size)
+            self.bias = nn.Parameter(torch.empty(out_ch).uniform_(-bound, bound))
+        else:
+            self.register_parameter("bias", None)
+
+    def _bank(self, name, window):
+        conv = self.banks[name]
+        bias = conv.bias if self.bias is None else self.bias
+        return F.conv2d(window, conv.weight, bias)
+
+    def forward(self, x):
+        H, W = x.shape[-2:]
+        p = self.pad
+        rows, cols = _bands(H, p), _bands(W, p)
+        out_rows = []
+        for (r0, r1), names in zip(rows, _BANKS):
+            if r1 == r0:
+                continue
+            pieces = [self._bank(name, _window(x, r0, r1, c0, c1, p))
+                      for (c0, c1), name in zip(cols, names) if c1 > c0]
+            out_rows.append(torch.cat(pieces, dim=-1))
+        return torch.cat(out_rows, dim=-2)
+
+    def extra_repr(self):
+        return (f"{self.in_ch}, {self.out_ch}, kernel_size={self.kernel_size}, "
+                f"shared_bias={self.bias is not None}")
+
+
+def make_conv(in_ch: int, out_ch: int, kernel_size: int, padding_mode: str,
+              shared_bias: bool = False) -> nn.Module:
+    """Same-size convolution: "learned" -> BoundaryConv2d, "zeros"/"replicate" -> nn.Conv2d.
+
+    shared_bias only affects "learned" (see BoundaryConv2d).
+    """
+    if padding_mode == "learned":
+        return BoundaryConv2d(in_ch, out_ch, kernel_size, shared_bias=shared_bias)
+    if padding_mode in ("zeros", "replicate"):
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        return nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2,
+                         padding_mode=padding_mode)
+    raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+
+
+def stream_to_mac_velocity(a, dx: float, dy: float):
+    """Face velocities (u, v) from a stream function a at the cell centres (B, 1, ny, nx).
+
+    psi lives on the cell corners (B, 1, ny+1, nx+1): each interior corner is the average of
+    its four neighbouring centre values, every wall corner is exactly 0. Then
+    u = d psi/dy on the vertical faces (B, 1, ny, nx+1) and v = -d psi/dx on the horizontal
+    faces (B, 1, ny+1, nx). The discrete divergence of cell (j, i) telescopes to
+    (psi[j+1,i+1] - psi[j,i+1] - psi[j+1,i] + psi[j,i]) (1/(dx dy) - 1/(dx dy)) = 0 in every
+    cell, and psi = 0 along each wall makes the normal velocity exactly 0 there.
+    """
+    psi = F.pad(F.avg_pool2d(a, kernel_size=2, stride=1), (1, 1, 1, 1))
+    u = (psi[..., 1:, :] - psi[..., :-1, :]) / dy
+    v = -(psi[..., :, 1:] - psi[..., :, :-1]) / dx
+    return u, v
+
+
+def colocated_curl(a, dx: float, dy: float):
+    """The study's co-located curl: u = da/dy, v = -da/dx at the cell centres.
+
+    Central differences inside, one-sided at the edges (torch.gradient, edge_order=1).
+    Returns uc, vc, each (B, 1, ny, nx). Unlike the MAC curl, its discrete divergence is not
+    zero at the walls and the normal velocity there is whatever a's slope gives.
+    """
+    (u,) = torch.gradient(a, spacing=dy, dim=-2)
+    (v,) = torch.gradient(a, spacing=dx, dim=-1)
+    return u, -v
+
+
+def centres_to_faces(uc, vc):
+    """Average centred velocities to the MAC faces, with zero normal velocity on the walls.
+
+    u faces (ny, nx+1): interior faces are the mean of the two neighbouring centres, the side
+    wall columns 0. v faces (ny+1, nx): likewise along y, the bottom and top rows 0.
+    """
+    u = F.pad(0.5 * (uc[..., :, 1:] + uc[..., :, :-1]), (1, 1, 0, 0))
+    v = F.pad(0.5 * (vc[..., 1:, :] + vc[..., :-1, :]), (0, 0, 1, 1))
+    return u, v
+
+
+def divergence(u, v, dx: float, dy: float):
+    """Discrete divergence per cell: (u[j,i+1]-u[j,i])/dx + (v[j+1,i]-v[j,i])/dy -> (B,1,ny,nx)."""
+    return (u[..., :, 1:] - u[..., :, :-1]) / dx + (v[..., 1:, :] - v[..., :-1, :]) / dy

@@ -1,0 +1,288 @@
+"""Trainer of the Stokes surrogate (model.md section 6; issue 4).
+
+Adam at 1e-3, halved at epochs 20, 40, 60, 80, 120; batches of 16 = 14 random snapshots +
+2 from the first 5 snapshots of random runs (the initial transient); validation on the cv
+split; a checkpoint every epoch (model, optimizer, scheduler, history, config, version)
+from which training resumes exactly (every epoch's batches come from seed + epoch); the
+best model by validation loss is written as a model file (checkpoint.py) that the solver
+reads. Data-parallel with torchrun: every rank takes its share of each batch, DDP averages
+the gradients (gloo on CPU, nccl on GPU).
+
+Recipes: "paper" is the study's (full-size network, 150 epochs over all selected
+snapshots); "laptop" keeps the architecture one flag away but samples fewer snapshots per
+epoch and runs fewer epochs, so that it trains in about two hours on two cores.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RECIPES = {
+    "paper": dict(epochs=150, milestones=(20, 40, 60, 80, 120), samples_per_epoch=0,
+                  first=200, later=800),
+    "laptop": dict(epochs=24, milestones=(8, 14, 18, 21), samples_per_epoch=1024,
+                   first=200, later=800),
+}
+
+
+@dataclass
+class TrainConfig:
+    campaign: str
+    out: str = "train"
+    recipe: str = "laptop"
+    epochs: int = 24
+    lr: float = 1e-3
+    milestones: tuple = (8, 14, 18, 21)
+    lr_factor: float = 0.5
+    batch_size: int = 16
+    transient_per_batch: int = 2
+    transient_snapshots: int = 5
+    samples_per_epoch: int = 1024       # 0: every selected snapshot each epoch
+    val_samples: int = 128              # 0: the whole cv selection
+    first: int = 200
+    later: int = 800
+    dtype: str = "float64"
+    seed: int = 0
+    range_weighting: bool = True
+    boundary_weight: float = 11.0
+    derivative: bool = True
+    mass: str | None = "boundary"
+    model: dict = field(default_factory=dict)   # SurrogateConfig overrides
+
+    @classmethod
+    def from_recipe(cls, campaign, recipe="laptop", **overrides):
+        if recipe not in RECIPES:
+            raise ValueError(f"recipe {recipe!r}: allowed {', '.join(RECIPES)}")
+        kw = dict(RECIPES[recipe])
+        kw.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(campaign=str(campaign), recipe=recipe, **kw)
+
+
+def _torch_dtype(name):
+    import torch
+    return {"float64": torch.float64, "float32": torch.float32}[name]
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        import torch
+        from .data import SnapshotDataset
+        from .models import StokesSurrogate, SurrogateConfig
+        from .scaling import fit_from_campaign
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1:
+            import torch.distributed as dist
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+                                   if torch.cuda.is_available() else "cpu")
+        self.dtype = _torch_dtype(cfg.dtype)
+        self.scaling = fit_from_campaign(cfg.campaign, "train")
+        self.train_ds = SnapshotDataset(cfg.campaign, "train", cfg.first, cfg.later, cfg.seed,
+                                        scaling=self.scaling)
+        self.val_ds = SnapshotDataset(cfg.campaign, "cv", cfg.first, cfg.later, cfg.seed,
+                                      scaling=self.scaling,
+                                      normalisation=self.train_ds.normalisation)
+        x, u, v = self.train_ds[0]
+        self.ny, self.nx = x.shape[-2:]
+        import netCDF4
+        from ..campaign import Campaign
+        sim0 = self.train_ds.items[0][0]
+        with netCDF4.Dataset(Campaign(Path(cfg.campaign), "", 0).sim_dir(sim0) / "run.nc") as ds:
+            self.aspect = float(ds.aspect)
+        self.dx, self.dy = self.aspect / self.nx, 1.0 / self.ny
+        torch.manual_seed(cfg.seed)
+        mcfg = SurrogateConfig(**{**cfg.model, "dtype": self.dtype})
+        self.model_config = mcfg
+        self.model = StokesSurrogate(mcfg, aspect=self.aspect).to(self.device, self.dtype)
+        self.net = self.model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+            self.net = DistributedDataParallel(self.model)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, list(cfg.milestones),
+                                                          gamma=cfg.lr_factor)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.best = float("inf")
+        self.transient = [k for k, (_, s) in enumerate(self.train_ds.items)
+                          if s < cfg.transient_snapshots]
+
+    # -- batches ------------------------------------------------------------------------
+    def batches(self, epoch: int) -> list[list[int]]:
+        """Index lists of this epoch's batches, a pure function of (seed, epoch)."""
+        c = self.cfg
+        rng = np.random.default_rng([c.seed, epoch])
+        n = len(self.train_ds)
+        order = rng.permutation(n)
+        if c.samples_per_epoch:
+            order = order[:c.samples_per_epoch] if c.samples_per_epoch <= n else \
+                rng.choice(n, c.samples_per_epoch, replace=True)
+        n_rand = c.batch_size - (c.transient_per_batch if self.transient else 0)
+        out = []
+        for start in range(0, len(order), n_rand):
+            b = order[start:start + n_rand].tolist()
+            if self.transient and c.transient_per_batch:
+                b += rng.choice(self.transient, c.transient_per_batch).tolist()
+            out.append(b)
+        return out
+
+    def _stack(self, ds, idx):
+        import torch
+        xs, us, vs = zip(*(ds[i] for i in idx))
+        to = lambda t: torch.stack(t).to(self.device, self.dtype)  # noqa: E731
+        return to(xs), to(us).unsqueeze(1), to(vs).unsqueeze(1)
+
+    def loss(self, x, u, v):
+        from .losses import surrogate_loss
+        up, vp = self.net(x)
+        c = self.cfg
+        return surrogate_loss(up, vp, u, v, self.dx, self.dy, range_weighting=c.range_weighting,
+                              boundary_weight=c.boundary_weight, derivative=c.derivative,
+                              mass=c.mass)
+
+    # -- checkpoints --------------------------------------------------------------------
+    def _ckpt_path(self):
+        return self.out / "checkpoint.pt"
+
+    def save_checkpoint(self):
+        import torch
+        from .. import __version__
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        state = {"epoch": self.epoch, "model": self.model.state_dict(),
+                 "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                 "history": json.dumps(self.history), "best": float(self.best),
+                 "config": json.dumps(dataclasses.asdict(self.cfg)),
+                 "pymantle_version": __version__}
+        tmp = self._ckpt_path().with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self._ckpt_path())
+
+    def resume(self) -> bool:
+        """Continue from out/checkpoint.pt if it exists (same configuration required)."""
+        import torch
+        p = self._ckpt_path()
+        if not p.is_file():
+            return False
+        st = torch.load(p, map_location=self.device, weights_only=True)
+        stored = json.loads(st["config"])
+        mine = json.loads(json.dumps(dataclasses.asdict(self.cfg)))
+        diff = [k for k in mine if k not in ("epochs", "out") and stored.get(k) != mine[k]]
+        if diff:
+            raise ValueError(f"{p} was made with different settings ({', '.join(diff)}); "
+                             "use another --out")
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["optimizer"])
+        self.sched.load_state_dict(st["scheduler"])
+        self.epoch, self.best = int(st["epoch"]), float(st["best"])
+        self.history = json.loads(st["history"])
+        return True
+
+    def save_model(self, path):
+        from .checkpoint import save_model
+        return save_model(
+            path, self.model.state_dict(),
+            model={"class": "StokesSurrogate", "config": _plain(self.model_config)},
+            grid={"nx": int(self.nx), "ny": int(self.ny), "aspect": self.aspect},
+            normalisation=self.train_ds.normalisation.to_dict(),
+            scaling=self.scaling.to_dict(),
+            training={"campaign": str(self.cfg.campaign), "epochs": self.epoch,
+                      "recipe": self.cfg.recipe, "best_val_loss": self.best,
+                      "config": json.dumps(dataclasses.asdict(self.cfg))})
+
+    # -- the loop -----------------------------------------------------------------------
+    def validate(self) -> float:
+        import torch
+        n = len(self.val_ds)
+        if n == 0:
+            return float("nan")
+        idx = np.arange(n)
+        if self.cfg.val_samples and n > self.cfg.val_samples:
+            idx = np.random.default_rng(self.cfg.seed).choice(n, self.cfg.val_samples, replace=False)
+        self.model.eval()
+        total = 0.0
+        with torch.no_grad():
+            for s in range(0, len(idx), self.cfg.batch_size):
+                x, u, v = self._stack(self.val_ds, idx[s:s + self.cfg.batch_size])
+                loss, _ = self.loss(x, u, v)
+                total += float(loss) * len(x)
+        self.model.train()
+        return total / len(idx)
+
+    def fit(self, progress=True) -> list[dict]:
+        import torch
+        from tqdm import tqdm
+        while self.epoch < self.cfg.epochs:
+            t0 = time.perf_counter()
+            batches = self.batches(self.epoch)
+            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
+                       disable=not progress or self.rank != 0, dynamic_ncols=True)
+            running, count = 0.0, 0
+            for b in bar:
+                mine = b[self.rank::self.world]
+                x, u, v = self._stack(self.train_ds, mine)
+                self.opt.zero_grad(set_to_none=True)
+                loss, _ = self.loss(x, u, v)
+                loss.backward()
+                self.opt.step()
+                running += float(loss.detach()) * len(mine)
+                count += len(mine)
+                bar.set_postfix_str(f"loss={running / max(count, 1):.4g}", refresh=False)
+            self.sched.step()
+            self.epoch += 1
+            val = self.validate()
+            rec = {"epoch": self.epoch, "train_loss": running / max(count, 1), "val_loss": val,
+                   "lr": self.opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0,
+                   "samples": count}
+            self.history.append(rec)
+            if self.rank == 0:
+                if val < self.best:
+                    self.best = val
+                    self.save_model(self.out / "model.pt")
+                self.save_checkpoint()
+                self._write_history()
+        if self.world > 1:
+            torch.distributed.barrier()
+        return self.history
+
+    def _write_history(self):
+        with open(self.out / "training.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(self.history[0]))
+            w.writeheader()
+            w.writerows(self.history)
+        plot_training_curve(self.history, self.out / "training_curve.png")
+
+
+def _plain(cfg) -> dict:
+    d = dataclasses.asdict(cfg)
+    d["dtype"] = str(d["dtype"]).replace("torch.", "")
+    return d
+
+
+def plot_training_curve(history, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ep = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.semilogy(ep, [h["train_loss"] for h in history], label="train")
+    ax.semilogy(ep, [h["val_loss"] for h in history], label="validation (cv split)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,92 @@
+"""Trainer: checkpoint round trip and exact resume, model files refused when tampered or
+mismatched, torchrun data parallelism on 2 CPU processes."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from pymantle.campaign import run_campaign
+from pymantle.ml.checkpoint import ModelFileError, load_model_file, save_model
+
+TINY = {"width": 4, "levels": 2, "layers_per_level": 1, "kernel_size": 3, "groups": 2}
+
+
+@pytest.fixture(scope="module")
+def campaign_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("train") / "ci"
+    run_campaign(d, "ci", progress=False)
+    return d
+
+
+def trainer(campaign_dir, out, epochs):
+    from pymantle.ml.train import Trainer, TrainConfig
+    cfg = TrainConfig.from_recipe(campaign_dir, "laptop", out=str(out), epochs=epochs,
+                                  samples_per_epoch=8, val_samples=4, model=dict(TINY))
+    return Trainer(cfg)
+
+
+def test_training_resumes_exactly(campaign_dir, tmp_path):
+    a = trainer(campaign_dir, tmp_path / "a", 2)
+    ha = a.fit(progress=False)
+    b = trainer(campaign_dir, tmp_path / "b", 1)
+    b.fit(progress=False)
+    b2 = trainer(campaign_dir, tmp_path / "b", 2)
+    assert b2.resume() and b2.epoch == 1
+    hb = b2.fit(progress=False)
+    for k, w in a.model.state_dict().items():
+        assert torch.equal(w, b2.model.state_dict()[k]), k
+    assert ha[-1]["train_loss"] == hb[-1]["train_loss"]
+    assert (tmp_path / "a" / "training_curve.png").stat().st_size > 1000
+
+
+def test_model_file_round_trip_and_refusals(campaign_dir, tmp_path):
+    tr = trainer(campaign_dir, tmp_path / "t", 1)
+    tr.fit(progress=False)
+    path = tmp_path / "t" / "model.pt"
+    payload = load_model_file(path, expect_grid={"nx": 32, "ny": 8, "aspect": 4.0})
+    for k, w in tr.model.state_dict().items():
+        if k in payload["state_dict"]:
+            assert payload["state_dict"][k].shape == w.shape
+    assert payload["grid"] == {"nx": 32, "ny": 8, "aspect": 4.0}
+    assert len(payload["scaling"]["coefficients"]) == 3
+    with pytest.raises(ModelFileError, match="trained on a 8x32 grid; this run has 32x128"):
+        load_model_file(path, expect_grid={"nx": 128, "ny": 32, "aspect": 4.0})
+    # tampered weights
+    sd = {k: v.clone() for k, v in payload["state_dict"].items()}
+    first = next(iter(sd))
+    sd[first].view(-1)[0] += 1.0
+    bad = dict(payload, state_dict=sd)
+    torch.save(bad, tmp_path / "tampered.pt")
+    with pytest.raises(ModelFileError, match="SHA-256"):
+        load_model_file(tmp_path / "tampered.pt")
+    # not a model file, or one carrying pickled code
+    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    with pytest.raises(ModelFileError, match="not a pymantle surrogate"):
+        load_model_file(tmp_path / "other.pt")
+    torch.save({"code": np.float64}, tmp_path / "pickled.pt")
+    with pytest.raises(ModelFileError, match="weights_only"):
+        load_model_file(tmp_path / "pickled.pt")
+    (tmp_path / "trunc.pt").write_bytes(path.read_bytes()[:500])
+    with pytest.raises(ModelFileError):
+        load_model_file(tmp_path / "trunc.pt")
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model_file(tmp_path / "none.pt")
+
+
+def test_torchrun_two_cpu_processes(campaign_dir, tmp_path):
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    if torchrun is None:
+        pytest.skip("torchrun not installed")
+    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "pymantle.cli", "train",
+           str(campaign_dir), "--out", str(tmp_path / "ddp"), "--epochs", "1",
+           "--samples-per-epoch", "8", "--width", "4", "--levels", "2", "--layers", "1",
+           "--no-progress"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "ddp" / "model.pt").is_file()
+    assert "1 epochs" in proc.stdout
