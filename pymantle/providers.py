@@ -80,13 +80,110 @@ class SkipProvider(VelocityProvider):
         self.inner.close()
 
 
+class SurrogateProvider(VelocityProvider):
+    """The CNN in place of the Stokes solve (model.md sections 5 and 7).
+
+    The network's scaled face velocities are multiplied by the Eq. 4 scale s and written
+    into two NumPy arrays allocated once; torch views the same memory, so the Fortran
+    energy kernel reads the network's output without a copy per step (on a GPU: one
+    transfer per step into those buffers). No pressure is predicted (p = 0)."""
+
+    name = "surrogate"
+
+    def __init__(self, grid: Grid, physics: dict, model_path: str):
+        import numpy as np
+        import torch
+        from .ml.checkpoint import ModelFileError, load_model_file
+        from .ml.data import InputNormalisation
+        from .ml.models import StokesSurrogate, SurrogateConfig
+        from .ml.scaling import VelocityScaling
+        try:
+            payload = load_model_file(model_path, expect_grid={"nx": grid.nx, "ny": grid.ny,
+                                                               "aspect": grid.aspect})
+        except ModelFileError as exc:
+            raise ConfigError(f"&stokes model: {exc}") from None
+        mc = dict(payload["model"]["config"])
+        self.dtype = getattr(torch, str(mc.get("dtype", "float64")))
+        mc["dtype"] = self.dtype
+        self.model = StokesSurrogate(SurrogateConfig(**mc), aspect=grid.aspect).to(self.dtype)
+        self.model.load_state_dict(payload["state_dict"])
+        self.model.eval()
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        n = payload["normalisation"]
+        norm = InputNormalisation(tuple(n["q"]), tuple(n["log_gamma"]), tuple(n["log_beta"]))
+        scaling = VelocityScaling.from_dict(payload["scaling"])
+        self.physics = physics
+        self.params = norm.params(physics["q"], physics["gamma"], physics["beta"])
+        self.scale = float(scaling.scale(physics["q"], physics["gamma"], physics["beta"])[0])
+        self.grid = grid
+        self.x, self.y = grid.centres()
+        self.u = np.zeros(grid.u_shape)                 # the buffers the kernels read
+        self.v = np.zeros(grid.v_shape)
+        self.p = np.zeros(grid.shape)
+        self._u_t, self._v_t = torch.from_numpy(self.u), torch.from_numpy(self.v)
+
+    def velocities(self, step, T, eta_c, eta_n):
+        import torch
+        from .ml.data import input_channels
+        x = torch.from_numpy(input_channels(T, eta_c, self.x, self.y, self.params))
+        with torch.inference_mode():
+            u, v = self.model(x[None].to(self.device, self.dtype))
+            self._u_t.copy_(u[0, 0].mul_(self.scale))
+            self._v_t.copy_(v[0, 0].mul_(self.scale))
+        return self.u, self.v, self.p, 0
+
+
+class WarmupProvider(VelocityProvider):
+    """The full solver for the first N steps, then another provider (the study: 2)."""
+
+    def __init__(self, warm: VelocityProvider, then: VelocityProvider, steps: int):
+        self.warm, self.then, self.steps = warm, then, steps
+        self.name = then.name
+
+    def velocities(self, step, T, eta_c, eta_n):
+        prov = self.warm if step < self.steps else self.then
+        return prov.velocities(step, T, eta_c, eta_n)
+
+    def restore(self, u, v, p):
+        self.warm.restore(u, v, p)
+
+    def force_refresh(self):
+        self.warm.force_refresh()
+
+    def close(self):
+        self.warm.close()
+        self.then.close()
+
+
+def shipped_model(grid: Grid) -> str:
+    """The model file shipped for a grid preset (pymantle/models/<preset>.pt)."""
+    from pathlib import Path
+    for name, p in {"laptop": (32, 128)}.items():
+        if (grid.ny, grid.nx) == p:
+            return str(Path(__file__).resolve().parent / "models" / f"{name}.pt")
+    return ""
+
+
 def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
     st = cfg["stokes"]
     method = st["solver"]
     if method == "surrogate":
-        raise ConfigError("&stokes solver = 'surrogate': no trained surrogate model is "
-                          "available in this version; allowed now: direct, lagged, "
-                          "iterative, multigrid")
+        path = st["model"] or shipped_model(grid)
+        if not path:
+            raise ConfigError(f"&stokes model: no model file given and none is shipped for a "
+                              f"{grid.ny}x{grid.nx} grid; train one (pymantle train) and set "
+                              "&stokes model = 'path/model.pt'")
+        from pathlib import Path
+        if not Path(path).is_file():
+            raise ConfigError(f"&stokes model = {path!r}: file not found (no trained model "
+                              "is shipped yet: train one with `pymantle train`)")
+        surrogate = SurrogateProvider(grid, cfg["physics"], path)
+        if st["warmup_steps"] == 0:
+            return surrogate
+        direct = StokesProvider(grid, cfg["physics"]["ra"], "direct", comm=comm,
+                                petsc_options=st["petsc_options"])
+        return WarmupProvider(direct, surrogate, st["warmup_steps"])
     prov: VelocityProvider = StokesProvider(
         grid, cfg["physics"]["ra"], method, comm=comm, rtol=st["rtol"],
         max_lagged_its=st["max_lagged_its"], relaxation=st["relaxation"],

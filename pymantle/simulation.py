@@ -116,6 +116,7 @@ class Simulation:
         self.resume = resume
         self._stop_signal = None
         self.progress_position = None      # set by campaigns: a nested bar that goes away
+        self.clip_temperature = cfg["stokes"]["solver"] == "surrogate"
         _, self._y = self.grid.centres()
 
     # -- helpers ----------------------------------------------------------------------------
@@ -249,6 +250,8 @@ class Simulation:
                 source = self._source(t, dt, T, u, v, eta_c, eta_n)
                 T_good = T.copy()
                 self.energy.step(T, u, v, source, dt)
+                if self.clip_temperature:      # the hybrid rollout (model.md 7): T in [0, 2]
+                    np.clip(T, 0.0, 2.0, out=T)
                 if not np.isfinite(T).all() or T.min() < T_FLOOR or T.max() > T_CEIL:
                     self._checkpoint(ckpt, ds, T_good, u, v, p, n, t, hist, n_snap)
                     raise BlowUp(f"step {n}, t = {t:.6g}: temperature left [{T_FLOOR}, "

@@ -1,0 +1,66 @@
+"""The surrogate provider in the time loop: runs, keeps the flow divergence-free, and the
+advection still conserves heat (the budget closes through the walls and the source)."""
+import numpy as np
+import pytest
+
+from conftest import make_config
+from pymantle import open_run
+from pymantle.campaign import run_campaign
+from pymantle.config import ConfigError
+from pymantle.simulation import Simulation
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from pymantle.ml.train import Trainer, TrainConfig
+    d = tmp_path_factory.mktemp("sur")
+    run_campaign(d / "ci", "ci", progress=False)
+    cfg = TrainConfig.from_recipe(d / "ci", "laptop", out=str(d / "train"), epochs=1,
+                                  samples_per_epoch=8, val_samples=4,
+                                  model={"width": 4, "levels": 2, "layers_per_level": 1})
+    Trainer(cfg).fit(progress=False)
+    return d / "train" / "model.pt"
+
+
+def test_surrogate_rollout_is_divergence_free_and_conserves_heat(tmp_path, tiny_model):
+    cfg = make_config(tmp_path, "stokes.solver='surrogate'", f"stokes.model='{tiny_model}'",
+                      "time.max_steps=12", "time.end_time=1.0", "physics.q=2.0",
+                      "physics.gamma=1e5", "physics.beta=3.0")
+    res = Simulation(cfg).run()
+    ds = open_run(res.directory)
+    its = ds["stokes_iterations"].values
+    assert its[0] >= 1 and its[1] >= 1 and np.all(its[2:] == 0)   # 2 warm-up steps
+    vmax = float(np.abs(ds["v"]).max())
+    assert float(ds["div_max"][2:].max()) < 1e-10 * vmax / (1 / 8) + 1e-300
+    # advection by the network's velocities conserves heat to round-off
+    from pymantle.energy import EnergySolver
+    sim = Simulation(cfg)
+    T = ds["T"][-1].values.copy()
+    eta_c, eta_n = sim.viscosity(T)
+    u, v, _, _ = sim.provider.then.velocities(100, T, eta_c, eta_n)
+    es = EnergySolver(sim.grid, kappa=0.0)
+    total, dt = T.sum(), es.time_step(u, v)
+    for _ in range(50):
+        es.step(T, u, v, 0.0, dt)
+    assert abs(T.sum() - total) < 1e-12 * total
+    assert float(ds["T"].min()) >= 0.0 and float(ds["T"].max()) <= 2.0
+    ds.close()
+
+
+def test_surrogate_refuses_a_model_for_another_grid(tmp_path, tiny_model):
+    cfg = make_config(tmp_path, "grid.preset='laptop'", "stokes.solver='surrogate'",
+                      f"stokes.model='{tiny_model}'")
+    with pytest.raises(ConfigError, match="trained on a 8x32 grid"):
+        Simulation(cfg)
+
+
+def test_every_solver_runs_a_few_steps_on_the_ci_grid(tmp_path):
+    for solver in ("direct", "lagged", "iterative", "multigrid"):
+        cfg = make_config(tmp_path / solver, f"stokes.solver='{solver}'", "time.max_steps=3",
+                          "time.end_time=1.0", "physics.gamma=1e4")
+        res = Simulation(cfg).run()
+        assert res.steps == 3 and res.final["Vrms"] > 0
+    cfg = make_config(tmp_path / "skip", "stokes.every=2", "time.max_steps=4", "time.end_time=1.0")
+    ds = open_run(Simulation(cfg).run().directory)
+    assert list(ds["stokes_iterations"].values[:4] >= 0) == [True, False, True, False]
+    ds.close()
