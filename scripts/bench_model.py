@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""Stokes surrogate cost on this machine: forward time per step at the laptop (32x128) and
+paper (126x504) grids in float32 and float64, with channels_last on and off, and training
+samples per second (forward + backward + Adam) at the laptop grid, side by side in one run.
+The network is the full-size study model (width 16, 5 levels, 6 layers, kernel 5, learned
+padding) with random weights: the cost does not depend on the weights.
+Usage: python scripts/bench_model.py [--threads N] [--repeat 3]"""
+import argparse
+import time
+
+import torch
+
+from benchlib import append
+from pymantle.ml.losses import surrogate_loss
+from pymantle.ml.models import StokesSurrogate, SurrogateConfig
+
+ap = argparse.ArgumentParser(description=__doc__)
+ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+ap.add_argument("--repeat", type=int, default=3)
+args = ap.parse_args()
+torch.set_num_threads(args.threads)
+dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def timed(fn, repeat):
+    fn()                                  # warm-up (allocations, cudnn choices)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+rows, res = [], {}
+for name, (ny, nx) in {"laptop": (32, 128), "paper": (126, 504)}.items():
+    for dtype in (torch.float32, torch.float64):
+        for cl in (False, True):
+            m = StokesSurrogate(SurrogateConfig(dtype=dtype), aspect=4.0).to(dev, dtype).eval()
+            x = torch.randn(1, 7, ny, nx, dtype=dtype, device=dev)
+            if cl:
+                m = m.to(memory_format=torch.channels_last)
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode():
+                t = timed(lambda: m(x), args.repeat if name == "laptop" else 1)
+            key = f"{name}_{str(dtype)[6:]}{'_cl' if cl else ''}"
+            res[key] = t
+            rows.append(f"| {name} {ny}x{nx} | {str(dtype)[6:]} | {'on' if cl else 'off'} | "
+                        f"{t * 1e3:.1f} |")
+
+# training throughput at the laptop grid, batch 16
+m = StokesSurrogate(SurrogateConfig(dtype=torch.float32), aspect=4.0).to(dev, torch.float32)
+opt = torch.optim.Adam(m.parameters(), 1e-3)
+xb = torch.randn(16, 7, 32, 128, device=dev)
+ub, vb = torch.randn(16, 1, 32, 129, device=dev), torch.randn(16, 1, 33, 128, device=dev)
+
+
+def train_step():
+    opt.zero_grad()
+    up, vp = m(xb)
+    loss, _ = surrogate_loss(up, vp, ub, vb, 4 / 128, 1 / 32)
+    loss.backward()
+    opt.step()
+
+
+t_train = timed(train_step, 2)
+body = (f"Full-size surrogate (2,133,385 parameters), random weights, {dev.type}, "
+        f"{args.threads} thread(s); forward pass of one sample:\n\n"
+        "| grid | dtype | channels_last | forward ms |\n|---|---|---|---|\n" + "\n".join(rows)
+        + f"\n\nTraining at 32x128, batch 16, float32: {t_train * 1e3:.0f} ms per batch = "
+        f"{16 / t_train:.1f} samples/s.")
+append("bench_model: surrogate forward and training cost", body,
+       f"RESULT forward_ms_laptop_f32={res['laptop_float32'] * 1e3:.1f} "
+       f"forward_ms_laptop_f64={res['laptop_float64'] * 1e3:.1f} "
+       f"forward_ms_paper_f32={res['paper_float32'] * 1e3:.0f} "
+       f"forward_ms_paper_f64={res['paper_float64'] * 1e3:.0f} "
+       f"train_samples_per_s={16 / t_train:.1f}")
