@@ -264,6 +264,11 @@ class Simulation:
                     bar.set_postfix_str(f"step={n} Nu={d['Nu_top']:.3f} Vrms={d['Vrms']:.3g}",
                                         refresh=False)
                     bar.refresh()
+        except BaseException:
+            if ds is not None and ds.isopen():
+                ds.close()             # what was synced at the last checkpoint stays valid
+            self.provider.close()
+            raise
         finally:
             for sig, h in old_handlers.items():
                 signal.signal(sig, h)
