@@ -99,6 +99,26 @@ def _add_train(sub):
     p.add_argument("--no-progress", action="store_true")
 
 
+def _add_evaluate(sub):
+    p = sub.add_parser(
+        "evaluate", help="run the reference and the baselines/surrogate on test simulations",
+        description="For each test simulation of a campaign, run the direct solver (the "
+                    "reference) and each chosen provider to the same end time, and report "
+                    "the MAE of the late horizontally averaged T profile, the MAE of the mean-T "
+                    "series, Pearson correlations of the final fields, Nu, Vrms and the "
+                    "wall-clock speed-up (results.csv, results.md, PNGs).")
+    p.add_argument("campaign", help="campaign directory")
+    p.add_argument("--model", help="surrogate model file")
+    p.add_argument("--providers", default="direct,skip,surrogate",
+                   help="comma list of direct, skip, iterative, lagged, surrogate")
+    p.add_argument("--split", default="test")
+    p.add_argument("--sims", help="comma list of simulation numbers (instead of --split)")
+    p.add_argument("--end-time", type=float, default=0.05)
+    p.add_argument("--max-steps", type=int, default=10**6)
+    p.add_argument("--skip", type=int, default=100, help="momentum-skip interval (study: 100)")
+    p.add_argument("--out", default="evaluation")
+
+
 def _add_namelist(sub):
     p = sub.add_parser("namelist", help="print the namelist reference or the defaults",
                        description="Print every namelist field with its default, allowed "
@@ -119,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_benchmark(sub)
     _add_campaign(sub)
     _add_train(sub)
+    _add_evaluate(sub)
     _add_namelist(sub)
     return ap
 
@@ -202,6 +223,16 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate
+    sims = [int(s) for s in args.sims.split(",")] if args.sims else None
+    res = evaluate(args.campaign, args.out, tuple(args.providers.split(",")), args.split, sims,
+                   args.end_time, args.max_steps, args.model, args.skip)
+    print(open(f"{args.out}/results.md").read(), end="")
+    print(f"{len(res)} runs; tables and figures in {args.out}/")
+    return 0
+
+
 def cmd_namelist(args) -> int:
     from . import config
     if args.check:
@@ -223,7 +254,8 @@ def main(argv=None) -> int:
     from .output import CorruptFile
     try:
         return {"run": cmd_run, "benchmark": cmd_benchmark, "campaign": cmd_campaign,
-                "train": cmd_train, "namelist": cmd_namelist}[args.command](args)
+                "train": cmd_train, "evaluate": cmd_evaluate,
+                "namelist": cmd_namelist}[args.command](args)
     except (ConfigError, CorruptFile, FileNotFoundError) as exc:
         print(f"pymantle: error: {exc}", file=sys.stderr)
         return 2

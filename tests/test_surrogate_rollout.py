@@ -64,3 +64,19 @@ def test_every_solver_runs_a_few_steps_on_the_ci_grid(tmp_path):
     ds = open_run(Simulation(cfg).run().directory)
     assert list(ds["stokes_iterations"].values[:4] >= 0) == [True, False, True, False]
     ds.close()
+
+
+def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
+    from pymantle.evaluate import evaluate
+    camp = tiny_model.parent.parent / "ci"
+    res = evaluate(camp, tmp_path / "ev", ("direct", "skip", "surrogate"), "test",
+                   end_time=1.0, max_steps=12, model=str(tiny_model), skip=4,
+                   snapshot_every=3)
+    by = {r["provider"]: r for r in res}
+    assert set(by) == {"direct", "skip", "surrogate"}
+    d = by["direct"]
+    assert d["profile_mae"] == 0 and d["mean_T_mae"] == 0 and d["corr_T"] == pytest.approx(1.0)
+    assert by["skip"]["mean_T_mae"] > 0 and by["skip"]["corr_T"] > 0.5
+    assert 0 < by["surrogate"]["profile_mae"] < 1
+    assert (tmp_path / "ev" / "results.csv").is_file() and (tmp_path / "ev" / "results.md").is_file()
+    assert any(p.suffix == ".png" for p in (tmp_path / "ev").iterdir())

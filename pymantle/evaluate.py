@@ -1,0 +1,186 @@
+"""Evaluation of the hybrid rollout against the reference solver (model.md section 7).
+
+For each chosen simulation (parameters and seeded hot start from a campaign's index) every
+velocity provider runs to the same end time:
+
+    direct      MUMPS every step (the reference)
+    skip        Stokes every `skip` steps (the momentum-skip baseline, 100 by default)
+    iterative   BiCGStab with under-relaxation 0.99
+    lagged      MUMPS factorisation reused as a Krylov preconditioner
+    surrogate   the CNN (2 warm-up steps with the direct solver)
+
+and is compared with the reference: MAE of the horizontally averaged temperature profile
+late in the run (time mean over the last `late` fraction of the snapshots), MAE of the
+mean-temperature time series (on the reference's times), Pearson correlation of the final
+T, u and v fields, final Nu and Vrms, and the wall-clock speed-up at equal simulated time.
+Writes results.csv, results.md and PNG figures (final fields side by side, profiles, time
+series) into the output directory.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config as _config
+from .config import ConfigError
+
+PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate")
+
+
+@dataclass
+class RunSpec:
+    label: str
+    sim: int
+    Q: float
+    gamma: float
+    beta: float
+
+
+def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Path,
+                    end_time: float, max_steps: int, model: str | None, skip: int,
+                    snapshot_every: int, grid_preset: str) -> _config.Config:
+    cfg = _config.Config({g: dict(v) for g, v in base.items()})
+    cfg["grid"]["preset"] = grid_preset
+    ph = cfg["physics"]
+    ph["q"], ph["gamma"], ph["beta"] = spec.Q, spec.gamma, spec.beta
+    cfg["initial"]["kind"], cfg["initial"]["seed"] = "hot", spec.sim
+    tm = cfg["time"]
+    tm["end_time"], tm["max_steps"], tm["stat_window"] = end_time, max_steps, 0.0
+    st = cfg["stokes"]
+    st["solver"], st["every"] = ("direct", skip) if provider == "skip" else (provider, 1)
+    if provider == "surrogate":
+        st["model"] = model or ""
+    o = cfg["output"]
+    o["directory"] = str(out / f"{spec.label}-{provider}")
+    o["plots"], o["progress"] = False, False
+    o["snapshot_every"], o["checkpoint_every"] = snapshot_every, 10**9
+    return cfg
+
+
+def compare(ref, ds, late: float = 0.5) -> dict:
+    """Metrics of run ds against the reference run ref (both xarray Datasets)."""
+    nref, n = ref.sizes["time"], ds.sizes["time"]
+    k0r, k0 = int(nref * (1 - late)), int(n * (1 - late))
+    prof_ref = ref["T_profile"].isel(time=slice(k0r, None)).mean("time").values
+    prof = ds["T_profile"].isel(time=slice(k0, None)).mean("time").values
+    t_ref = ref["history_time"].values
+    tm = np.interp(t_ref, ds["history_time"].values, ds["T_mean"].values)
+
+    def pearson(name):
+        a, b = ref[name].isel(time=-1).values.ravel(), ds[name].isel(time=-1).values.ravel()
+        if a.std() == 0 or b.std() == 0:
+            return float("nan")
+        return float(np.corrcoef(a, b)[0, 1])
+
+    return {"profile_mae": float(np.mean(np.abs(prof - prof_ref))),
+            "mean_T_mae": float(np.mean(np.abs(tm - ref["T_mean"].values))),
+            "corr_T": pearson("T"), "corr_u": pearson("u"), "corr_v": pearson("v"),
+            "Nu_top": float(ds["Nu_top"][-1]), "Vrms": float(ds["Vrms"][-1]),
+            "steps": int(ds.sizes["step"]), "wall_time": float(ds.attrs.get("wall_time", np.nan)),
+            "status": str(ds.attrs.get("status", "?"))}
+
+
+def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surrogate"),
+             split="test", sims=None, end_time=0.05, max_steps=10**6, model=None, skip=100,
+             snapshot_every=50, base: _config.Config | None = None, echo=print) -> list[dict]:
+    from .campaign import DONE, read_index
+    from .output import open_run
+    from .simulation import BlowUp, Simulation
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bad = [p for p in providers if p not in PROVIDERS]
+    if bad:
+        raise ConfigError(f"--providers {','.join(bad)}: allowed {', '.join(PROVIDERS)}")
+    if "surrogate" in providers and not model:
+        raise ConfigError("--model: the surrogate needs a model file (pymantle train writes one)")
+    rows = read_index(campaign_dir)
+    preset = __import__("json").loads((Path(campaign_dir) / "campaign.json").read_text())["preset"]
+    from .campaign import PRESETS
+    grid_preset = PRESETS[preset].grid
+    chosen = [r for r in rows if (sims is None and r["split"] == split and r["status"] in DONE)
+              or (sims is not None and r["sim"] in sims)]
+    if not chosen:
+        raise ConfigError(f"no finished {split} simulations in {campaign_dir} to evaluate")
+    base = base or _config.defaults()
+    results = []
+    for r in chosen:
+        spec = RunSpec(f"sim{r['sim']:04d}", r["sim"], r["Q"], r["gamma"], r["beta"])
+        runs = {}
+        for prov in ("direct", *[p for p in providers if p != "direct"]):
+            cfg = provider_config(base, spec, prov, out, end_time, max_steps, model, skip,
+                                  snapshot_every, grid_preset)
+            try:
+                res = Simulation(cfg, resume=False).run()
+                runs[prov] = res.run_file
+            except BlowUp as exc:
+                echo(f"evaluate: {spec.label} {prov}: {exc}")
+                runs[prov] = None
+        ref = open_run(runs["direct"])
+        for prov, path in runs.items():
+            row = {"sim": spec.sim, "Q": spec.Q, "gamma": spec.gamma, "beta": spec.beta,
+                   "provider": prov}
+            if path is None:
+                row.update(status="blew up")
+            else:
+                ds = open_run(path)
+                row.update(compare(ref, ds))
+                row["speedup"] = float(ref.attrs["wall_time"]) / max(row["wall_time"], 1e-12)
+                ds.close()
+            results.append(row)
+        plot_comparison(runs, out / f"{spec.label}.png", spec)
+        ref.close()
+    write_tables(results, out)
+    return results
+
+
+def write_tables(results, out: Path):
+    keys = ["sim", "Q", "gamma", "beta", "provider", "status", "steps", "wall_time", "speedup",
+            "profile_mae", "mean_T_mae", "corr_T", "corr_u", "corr_v", "Nu_top", "Vrms"]
+    with open(out / "results.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(results)
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |" for r in results]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def plot_comparison(runs: dict, path: Path, spec: RunSpec):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from .output import open_run
+    ok = {k: open_run(p) for k, p in runs.items() if p is not None}
+    n = len(ok)
+    fig = plt.figure(figsize=(12, 2.2 * n + 3))
+    gs = fig.add_gridspec(n + 1, 3)
+    for i, (prov, ds) in enumerate(ok.items()):
+        ax = fig.add_subplot(gs[i, :])
+        L = float(ds["x_face"][-1])
+        ax.imshow(ds["T"].isel(time=-1).values, origin="lower", extent=[0, L, 0, 1],
+                  cmap="RdYlBu_r", vmin=0, vmax=1.2, aspect="equal")
+        ax.set_title(f"{prov}: final T, t = {float(ds['time'][-1]):.4g}", fontsize=9)
+        ax.set_yticks([])
+    axp = fig.add_subplot(gs[n, 0])
+    axm = fig.add_subplot(gs[n, 1])
+    axn = fig.add_subplot(gs[n, 2])
+    for prov, ds in ok.items():
+        axp.plot(ds["T_profile"].isel(time=-1), ds["y"], label=prov)
+        axm.plot(ds["history_time"], ds["T_mean"], label=prov)
+        axn.plot(ds["history_time"], ds["Nu_top"], label=prov)
+    axp.set_xlabel("mean T profile")
+    axm.set_xlabel("time")
+    axm.set_ylabel("mean T")
+    axn.set_xlabel("time")
+    axn.set_ylabel("Nu top")
+    axp.legend(fontsize=7)
+    fig.suptitle(f"sim {spec.sim}: Q = {spec.Q:.3g}, gamma = {spec.gamma:.3g}, beta = {spec.beta:.3g}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    for ds in ok.values():
+        ds.close()
