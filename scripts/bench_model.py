@@ -19,6 +19,7 @@ ap.add_argument("--threads", type=int, default=torch.get_num_threads())
 ap.add_argument("--repeat", type=int, default=3)
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
+torch.set_flush_denormal(True)          # as the solver's surrogate provider does
 dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

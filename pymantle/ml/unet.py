@@ -1,0 +1,208 @@
+"""U-net baselines that learn the whole time step (model.md section 7, Agarwal et al. 2025).
+
+(T, u, v) at snapshot k -> (T, u, v) at snapshot k+1 (snapshots are 100 solver steps apart in
+the real campaigns), unlike the Stokes surrogate, which maps T to the velocities of the same
+instant and leaves the time stepping to the solver.
+
+Inputs (B, 9, ny, nx) at the cell centres, built by `step_data.step_input_channels`:
+
+    0 x/4            1 y/4            2 log10(clip(eta, 1e-8, 1))/8
+    3 Q              4 log10 gamma    5 log10 beta     (min-max normalised, training split)
+    6 T              7 u_c/s          8 v_c/s
+
+i.e. the 7 channels of `data.input_channels`, in their order, followed by the velocities of
+snapshot k averaged from the MAC faces to the cell centres and scaled by the Eq. 4 scale s.
+
+Outputs: T_next (B, 1, ny, nx), u/s (B, 1, ny, nx+1) on the vertical faces, v/s (B, 1, ny+1, nx)
+on the horizontal faces, all at snapshot k+1. T_next = T + the network's increment (a
+residual: the step changes T little, so the network learns the change, not the field).
+
+Architecture (the classic U-net): `levels` resolutions, channels width * 2**level; at each
+level of the encoder `convs_per_level` x (conv k x k, GroupNorm, GELU), 2x2 average pooling
+(ceil_mode, so odd sizes work: 9 -> 5 -> 3 -> 2 -> 1) between levels; at each level of the
+decoder, the coarser output bilinearly upsampled to exactly the skip's size (so odd sizes need
+no padding or cropping), concatenated with the encoder output of that level (skip), then
+`convs_per_level` x (conv, GroupNorm, GELU); a 1x1 convolution to the output channels.
+The coarsest level is shared by encoder and decoder (its convs count as the encoder's).
+
+Variants (`UNetConfig.for_variant`):
+
+- unet1: parameter-matched to the zero-padding Stokes surrogate (237,953), no tricks:
+  zero padding, u and v predicted at the centres and averaged to the faces with zero normal
+  velocity on the walls (`centres_to_faces`), plain MAE loss.
+- unet2: as unet1 with the base width chosen so its forward pass costs about the surrogate's.
+- unet3: the tricks: boundary-learned padding (`make_conv("learned")`), velocities from a
+  stream function on the MAC grid (`stream_to_mac_velocity`, divergence-free to round-off,
+  zero normal velocity on the walls), the surrogate's loss for u, v plus MAE on T. Same
+  width as unet1; with nine filter banks per convolution it is parameter-matched to the
+  surrogate with the same (learned) padding (2,133,385), not to the zero-padding one.
+- unet4: as unet3, time-matched (same base width as unet2).
+
+Parameter counts (kernel 3, 9 inputs) and forward times of one 32x128 sample on 1 CPU thread,
+float64, inference mode, min of 7 runs, measured next to the surrogates on the same (busy,
+2-core) machine:
+
+    model                          params      forward ms
+    surrogate, zero padding       237,953         51
+    surrogate, learned padding  2,133,385         91
+    unet1  width 5, zeros         289,308         13
+    unet2  width 2, zeros          46,761          5
+    unet3  width 5, learned     2,592,204         24
+    unet4  width 2, learned       416,481          ~9
+
+How unet2/unet4 were time-matched: per pixel a U-net of base width w costs ~ 9 x 1277 w^2 / 5
+multiply-adds against ~95,000 for the surrogate, so on CPU at 32x128 even the
+parameter-matched U-nets are faster than the surrogates, and their run time is dominated by
+the per-layer overhead of ~40 small layers, not by arithmetic. No base width makes a
+5-level, 3-conv U-net as slow as the surrogate without making it larger than unet1, which is
+what "time-matched" was meant to give (a cheaper, narrower U-net). The time-matched variants
+therefore take the width whose arithmetic matches the surrogate's *at full resolution on an
+accelerator* where the cost is proportional to the multiply-adds ... see `TIME_MATCH_NOTE`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import centres_to_faces, make_conv, stream_to_mac_velocity
+from .losses import surrogate_loss
+
+VARIANTS = ("unet1", "unet2", "unet3", "unet4")
+OUTPUTS = ("direct", "stream_mac")
+INPUT_CHANNELS = ("x/4", "y/4", "log10_eta/8", "Q", "log10_gamma", "log10_beta", "T",
+                  "u_c/s", "v_c/s")
+T_CHANNEL = 6
+
+_VARIANT_SETTINGS = {
+    "unet1": dict(width=5, padding="zeros", output="direct"),
+    "unet2": dict(width=2, padding="zeros", output="direct"),
+    "unet3": dict(width=5, padding="learned", output="stream_mac"),
+    "unet4": dict(width=2, padding="learned", output="stream_mac"),
+}
+
+
+@dataclass
+class UNetConfig:
+    """Sizes and variant of `UNet`; the defaults are unet1's."""
+    variant: str = "unet1"
+    width: int = 5                 # channels at the finest level; doubled per level
+    levels: int = 5
+    convs_per_level: int = 3
+    kernel_size: int = 3
+    groups: int = 4                # GroupNorm groups (gcd with the channel count)
+    padding: str = "zeros"         # make_conv mode: "zeros", "replicate", "learned"
+    output: str = "direct"         # "direct" (centres -> faces) or "stream_mac"
+    in_channels: int = len(INPUT_CHANNELS)
+    output_scale: float = 10.0     # stream function = output_scale * network output
+    residual: bool = True          # T_next = T + increment (T is input channel 6)
+    dtype: torch.dtype = torch.float64
+
+    @property
+    def with_tricks(self) -> bool:
+        return self.output == "stream_mac"
+
+    @classmethod
+    def for_variant(cls, name: str, **overrides) -> "UNetConfig":
+        """The configuration of variant `name` ("unet1".."unet4"), fields overridable."""
+        if name not in _VARIANT_SETTINGS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {name!r}")
+        return replace(cls(variant=name, **_VARIANT_SETTINGS[name]), **overrides)
+
+
+def _block(cfg: UNetConfig, in_ch: int, out_ch: int) -> nn.Sequential:
+    """convs_per_level x (conv, GroupNorm, GELU), the first one in_ch -> out_ch."""
+    mods = []
+    for i in range(cfg.convs_per_level):
+        mods += [make_conv(in_ch if i == 0 else out_ch, out_ch, cfg.kernel_size, cfg.padding),
+                 nn.GroupNorm(math.gcd(out_ch, cfg.groups), out_ch), nn.GELU()]
+    return nn.Sequential(*mods)
+
+
+class UNet(nn.Module):
+    """U-net for one snapshot step; see the module docstring.
+
+    aspect is the box width L (height 1): dx = aspect/nx and dy = 1/ny are taken from the
+    input's shape at every call (needed by the stream-function output).
+    """
+
+    def __init__(self, config: UNetConfig | None = None, aspect: float = 4.0):
+        super().__init__()
+        cfg = self.config = config or UNetConfig()
+        if cfg.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {cfg.output!r}")
+        if cfg.levels < 1 or cfg.convs_per_level < 1 or cfg.width < 1:
+            raise ValueError("levels, convs_per_level and width must be at least 1")
+        self.aspect = float(aspect)
+        ch = [cfg.width * 2 ** level for level in range(cfg.levels)]
+        self.encoder = nn.ModuleList(
+            _block(cfg, cfg.in_channels if level == 0 else ch[level - 1], ch[level])
+            for level in range(cfg.levels))
+        # decoder[level] for level = levels-2 .. 0 (index = level): [up(level+1), skip] -> ch
+        self.decoder = nn.ModuleList(
+            _block(cfg, ch[level + 1] + ch[level], ch[level]) for level in range(cfg.levels - 1))
+        self.n_out = 3 if cfg.output == "direct" else 2      # dT, (u_c, v_c) or stream fn
+        self.head = nn.Conv2d(ch[0], self.n_out, 1)          # 1x1: no padding involved
+        dtype = getattr(torch, cfg.dtype) if isinstance(cfg.dtype, str) else cfg.dtype
+        self.to(dtype)
+
+    def features(self, x):
+        """Head output at the cell centres (B, n_out, ny, nx)."""
+        skips = []
+        z = x
+        for level, block in enumerate(self.encoder):
+            if level:
+                z = F.avg_pool2d(z, 2, ceil_mode=True)
+            z = block(z)
+            skips.append(z)
+        for level in range(len(self.decoder) - 1, -1, -1):
+            skip = skips[level]
+            z = F.interpolate(z, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            z = self.decoder[level](torch.cat([z, skip], dim=1))
+        return self.head(z)
+
+    def forward(self, x):
+        """(T_next (B,1,ny,nx), u/s (B,1,ny,nx+1), v/s (B,1,ny+1,nx)) at snapshot k+1."""
+        ny, nx = x.shape[-2:]
+        h = self.features(x)
+        T_next = h[:, :1]
+        if self.config.residual:
+            T_next = x[:, T_CHANNEL:T_CHANNEL + 1] + T_next
+        if self.config.output == "direct":
+            u, v = centres_to_faces(h[:, 1:2], h[:, 2:3])
+        else:
+            u, v = stream_to_mac_velocity(self.config.output_scale * h[:, 1:2],
+                                          self.aspect / nx, 1.0 / ny)
+        return T_next, u, v
+
+
+def _as(t, like):
+    """The target with the prediction's shape ((B, H, W) -> (B, 1, H, W))."""
+    return t.reshape(like.shape).to(like.dtype)
+
+
+def unet_loss(pred, target, dx: float, dy: float, with_tricks: bool, **surrogate_kwargs):
+    """Loss of one step; pred and target are (T, u, v) with targets (B,[1,]H,W).
+
+    with_tricks=False (unet1, unet2): plain MAE, MAE(T) + (MAE(u) + MAE(v)) / 2.
+    with_tricks=True (unet3, unet4): MAE(T) + `surrogate_loss(u, v)` (range and boundary
+    weights, derivative terms, boundary mass term; keyword arguments go to it).
+    The velocity part has the same (u + v)/2 form in both, so the T weight is comparable.
+    Returns (total, parts) with parts a dict of detached terms ("T_mae", "uv", "total", and
+    for with_tricks the surrogate_loss parts, for without "u_mae", "v_mae").
+    """
+    T_p, u_p, v_p = pred
+    T_t, u_t, v_t = (_as(t, p) for t, p in zip(target, pred))
+    t_mae = (T_p - T_t).abs().mean()
+    if with_tricks:
+        uv, parts = surrogate_loss(u_p, v_p, u_t, v_t, dx, dy, **surrogate_kwargs)
+    else:
+        u_mae, v_mae = (u_p - u_t).abs().mean(), (v_p - v_t).abs().mean()
+        uv = 0.5 * (u_mae + v_mae)
+        parts = {"u_mae": u_mae.detach(), "v_mae": v_mae.detach()}
+    total = t_mae + uv
+    parts = {**parts, "T_mae": t_mae.detach(), "uv": uv.detach(), "total": total.detach()}
+    return total, parts
