@@ -264,7 +264,7 @@ def run_campaign(directory, preset_name="laptop", base: _config.Config | None = 
 def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, echo, rank):
     from mpi4py import MPI
     from .output import CorruptFile
-    from .simulation import Simulation
+    from .simulation import Interrupted, Simulation
     for spec in mine:
         sdir = camp.sim_dir(spec.sim)
         st = read_status(camp, spec.sim)
@@ -296,8 +296,8 @@ def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, e
             status = {"status": res.status, "steps": res.steps, "time": res.time,
                       "wall_time": time.perf_counter() - t0,
                       "n_snapshots": check_run_file(res.run_file)}
-        except KeyboardInterrupt:
-            raise
+        except (KeyboardInterrupt, Interrupted):
+            raise                   # stopped from outside: resumable, not a failure
         except Exception as exc:    # recorded, and the campaign goes on
             status = {"status": "failed", "wall_time": time.perf_counter() - t0,
                       "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}

@@ -179,3 +179,22 @@ def test_two_ranks_share_a_campaign(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "6/6 simulations done" in proc.stdout
     assert all(r["status"] == "finished" for r in read_index(tmp_path / "m"))
+
+
+def test_sigterm_stops_the_campaign_without_marking_failures(tmp_path):
+    import signal
+    import time
+    cmd = [sys.executable, "-m", "pymantle.cli", "campaign", "--preset", "ci", "--out",
+           str(tmp_path / "s"), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list((tmp_path / "s").glob("sims/*/run.nc.part")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    # 3: stopped cleanly by the run's handler; -15: the signal came before it was installed
+    assert proc.returncode in (3, -signal.SIGTERM), err
+    rows = read_index(tmp_path / "s")
+    assert not any(r["status"] == "failed" for r in rows)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "6/6 simulations done" in done.stdout
