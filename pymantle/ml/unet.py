@@ -30,34 +30,38 @@ Variants (`UNetConfig.for_variant`):
 - unet1: parameter-matched to the zero-padding Stokes surrogate (237,953), no tricks:
   zero padding, u and v predicted at the centres and averaged to the faces with zero normal
   velocity on the walls (`centres_to_faces`), plain MAE loss.
-- unet2: as unet1 with the base width chosen so its forward pass costs about the surrogate's.
+- unet2: as unet1 with the base width chosen so its forward pass costs about the
+  zero-padding surrogate's (see below: that makes it wider than unet1, not narrower).
 - unet3: the tricks: boundary-learned padding (`make_conv("learned")`), velocities from a
   stream function on the MAC grid (`stream_to_mac_velocity`, divergence-free to round-off,
   zero normal velocity on the walls), the surrogate's loss for u, v plus MAE on T. Same
   width as unet1; with nine filter banks per convolution it is parameter-matched to the
   surrogate with the same (learned) padding (2,133,385), not to the zero-padding one.
-- unet4: as unet3, time-matched (same base width as unet2).
+- unet4: as unet3, time-matched to the learned-padding surrogate.
 
 Parameter counts (kernel 3, 9 inputs) and forward times of one 32x128 sample on 1 CPU thread,
-float64, inference mode, min of 7 runs, measured next to the surrogates on the same (busy,
-2-core) machine:
+float64 (pymantle's inference dtype), inference mode, best of 5 interleaved runs, measured
+side by side with the surrogates on the same busy 2-core machine (+-10 % noise):
 
-    model                          params      forward ms
-    surrogate, zero padding       237,953         51
-    surrogate, learned padding  2,133,385         91
-    unet1  width 5, zeros         289,308         13
-    unet2  width 2, zeros          46,761          5
-    unet3  width 5, learned     2,592,204         24
-    unet4  width 2, learned       416,481          ~9
+    model                              params    forward ms
+    surrogate, zero padding           237,953       102
+    surrogate, learned padding      2,133,385        89
+    unet1  width  5, zeros            289,821         7     (+22 % params vs zero surrogate)
+    unet2  width 32, zeros         11,784,771        99     (time vs zero surrogate)
+    unet3  width  5, learned        2,597,172        14     (+22 % params vs learned surrogate)
+    unet4  width 22, learned       50,112,988        92     (time vs learned surrogate)
 
-How unet2/unet4 were time-matched: per pixel a U-net of base width w costs ~ 9 x 1277 w^2 / 5
-multiply-adds against ~95,000 for the surrogate, so on CPU at 32x128 even the
-parameter-matched U-nets are faster than the surrogates, and their run time is dominated by
-the per-layer overhead of ~40 small layers, not by arithmetic. No base width makes a
-5-level, 3-conv U-net as slow as the surrogate without making it larger than unet1, which is
-what "time-matched" was meant to give (a cheaper, narrower U-net). The time-matched variants
-therefore take the width whose arithmetic matches the surrogate's *at full resolution on an
-accelerator* where the cost is proportional to the multiply-adds ... see `TIME_MATCH_NOTE`.
+How unet2 and unet4 were time-matched: a sweep over the base width (4..32) with the timing
+above; the width whose forward time is closest to the surrogate with the same padding
+(zeros: 26 -> 74 ms, 30 -> 93 ms, 32 -> 99 ms against 102 ms; learned: 22 -> 92 ms,
+23 -> 101 ms against 89 ms). The time-matched U-nets are *wider* than the parameter-matched
+ones, not narrower: a U-net of base width w costs about 288 w^2 multiply-adds per pixel
+(every level costs the same, channels x4 per level against pixels /4), the surrogate about
+95,000 (its 5x5 convolutions at full resolution and its 87-channel head), so at equal
+parameters the U-net does ~1/10 of the arithmetic and, at 32x128, runs ~8x faster. In
+float32 (mkldnn) the ratios shift (zeros surrogate 15.5 ms, learned 37 ms; U-net zeros
+width 16 12 ms, 24 24 ms; learned width 16 35 ms), giving widths ~18 (zeros) and ~17
+(learned): the matched width depends on the machine and dtype, the ordering does not.
 """
 from __future__ import annotations
 
@@ -79,9 +83,9 @@ T_CHANNEL = 6
 
 _VARIANT_SETTINGS = {
     "unet1": dict(width=5, padding="zeros", output="direct"),
-    "unet2": dict(width=2, padding="zeros", output="direct"),
+    "unet2": dict(width=32, padding="zeros", output="direct"),
     "unet3": dict(width=5, padding="learned", output="stream_mac"),
-    "unet4": dict(width=2, padding="learned", output="stream_mac"),
+    "unet4": dict(width=22, padding="learned", output="stream_mac"),
 }
 
 
