@@ -86,7 +86,8 @@ def _add_train(sub):
     p.add_argument("--out", default="train", help="output directory (default: train)")
     p.add_argument("--epochs", type=int, help="number of epochs (recipe's default)")
     p.add_argument("--samples-per-epoch", type=int, help="0: all selected snapshots")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--dtype", choices=("float64", "float32"),
+                   help="network precision (laptop recipe: float32, paper: float64)")
     p.add_argument("--width", type=int, help="filters per layer (study: 16)")
     p.add_argument("--levels", type=int, help="resolutions (study: 5)")
     p.add_argument("--layers", type=int, help="conv layers per resolution (study: 6)")

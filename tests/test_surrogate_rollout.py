@@ -31,7 +31,8 @@ def test_surrogate_rollout_is_divergence_free_and_conserves_heat(tmp_path, tiny_
     its = ds["stokes_iterations"].values
     assert its[0] >= 1 and its[1] >= 1 and np.all(its[2:] == 0)   # 2 warm-up steps
     vmax = float(np.abs(ds["v"]).max())
-    assert float(ds["div_max"][2:].max()) < 1e-10 * vmax / (1 / 8) + 1e-300
+    # the laptop recipe trains in float32: divergence at float32 round-off of the curl
+    assert float(ds["div_max"][2:].max()) < 1e-6 * vmax / (1 / 8)
     # advection by the network's velocities conserves heat to round-off
     from pymantle.energy import EnergySolver
     sim = Simulation(cfg)

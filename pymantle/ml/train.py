@@ -26,9 +26,11 @@ import numpy as np
 
 RECIPES = {
     "paper": dict(epochs=150, milestones=(20, 40, 60, 80, 120), samples_per_epoch=0,
-                  first=200, later=800),
+                  first=200, later=800, dtype="float64"),
+    # float32: 2-10x faster convolutions on CPU; on the MAC grid the divergence stays at
+    # round-off (~1e-7 relative) and flux-form advection conserves heat regardless
     "laptop": dict(epochs=24, milestones=(8, 14, 18, 21), samples_per_epoch=1024,
-                   first=200, later=800),
+                   first=200, later=800, dtype="float32"),
 }
 
 
