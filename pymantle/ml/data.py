@@ -59,23 +59,25 @@ def input_channels(T, eta, x, y, params) -> np.ndarray:
                      leta, np.full((ny, nx), q), np.full((ny, nx), g), np.full((ny, nx), b), T])
 
 
-class SnapshotDataset:
-    """torch-compatible map-style dataset (len, getitem) of (inputs, u/s, v/s)."""
+class CampaignDataset:
+    """Shared part of the datasets over a campaign: the index, the training-split input
+    normalisation, the velocity scaling, and a small cache of open run files (opened on
+    demand, least recently used closed first)."""
 
-    def __init__(self, directory, split="train", first=200, later=800, seed=0,
-                 scaling: VelocityScaling | None = None,
+    def __init__(self, directory, scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
         self.directory = Path(directory)
         rows = read_index(self.directory)
+        self.index_rows = rows
         self.rows = {r["sim"]: r for r in rows}
         train = [r for r in rows if r["split"] == "train" and r["status"] in DONE]
         if not train:
             raise ValueError(f"{directory}: no finished training simulations")
         self.normalisation = normalisation or InputNormalisation.from_rows(train)
         self.scaling = scaling or VelocityScaling()
-        self.items = select_snapshots(self.directory, split, first, later, seed)
         self.camp = Campaign(self.directory, "", 0)
         self.dtype = dtype
+        self.items: list[tuple[int, int]] = []
         self._open: OrderedDict = OrderedDict()
         self._max_open = max_open
 
@@ -98,8 +100,35 @@ class SnapshotDataset:
             self._open.popitem(last=False)[1].close()
         return ds
 
-    def __getitem__(self, k):
+    def scale(self, sim) -> float:
+        """The Eq. 4 velocity scale s of simulation `sim`."""
+        r = self.rows[sim]
+        return float(self.scaling.scale(r["Q"], r["gamma"], r["beta"])[0])
+
+    def params(self, sim):
+        r = self.rows[sim]
+        return self.normalisation.params(r["Q"], r["gamma"], r["beta"])
+
+    def tensor(self, a):
         import torch
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=self.dtype))
+
+    def close(self):
+        for ds in self._open.values():
+            ds.close()
+        self._open.clear()
+
+
+class SnapshotDataset(CampaignDataset):
+    """torch-compatible map-style dataset (len, getitem) of (inputs, u/s, v/s)."""
+
+    def __init__(self, directory, split="train", first=200, later=800, seed=0,
+                 scaling: VelocityScaling | None = None,
+                 normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
+        super().__init__(directory, scaling, normalisation, max_open, dtype)
+        self.items = select_snapshots(self.directory, split, first, later, seed)
+
+    def __getitem__(self, k):
         sim, snap = self.items[k]
         ds = self._dataset(sim)
         try:
@@ -110,13 +139,6 @@ class SnapshotDataset:
             x, y = np.meshgrid(np.asarray(ds["x"][:]), np.asarray(ds["y"][:]))
         except (OSError, RuntimeError, IndexError) as exc:
             raise CorruptFile(f"{ds.filepath()}: snapshot {snap} unreadable ({exc})") from None
-        r = self.rows[sim]
-        s = float(self.scaling.scale(r["Q"], r["gamma"], r["beta"])[0])
-        inp = input_channels(T, eta, x, y, self.normalisation.params(r["Q"], r["gamma"], r["beta"]))
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=self.dtype))  # noqa: E731
-        return t(inp), t(u / s), t(v / s)
-
-    def close(self):
-        for ds in self._open.values():
-            ds.close()
-        self._open.clear()
+        s = self.scale(sim)
+        inp = input_channels(T, eta, x, y, self.params(sim))
+        return self.tensor(inp), self.tensor(u / s), self.tensor(v / s)

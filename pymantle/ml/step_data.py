@@ -16,14 +16,11 @@ are opened on demand and a few kept open, like `data.SnapshotDataset`.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from pathlib import Path
-
 import numpy as np
 
-from ..campaign import DONE, Campaign, read_index
+from ..campaign import DONE
 from ..output import CorruptFile
-from .data import InputNormalisation, input_channels
+from .data import CampaignDataset, InputNormalisation, input_channels
 from .scaling import VelocityScaling
 
 
@@ -41,55 +38,19 @@ def step_input_channels(T, eta, x, y, params, u_s, v_s) -> np.ndarray:
     return np.concatenate([input_channels(T, eta, x, y, params), uc[None], vc[None]])
 
 
-class StepPairDataset:
+class StepPairDataset(CampaignDataset):
     """torch-compatible map-style dataset of (inputs_k, T_{k+1}, u_{k+1}/s, v_{k+1}/s)."""
 
     def __init__(self, campaign_dir, split="train", scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8,
                  dtype=np.float64):
-        self.directory = Path(campaign_dir)
-        rows = read_index(self.directory)
-        self.rows = {r["sim"]: r for r in rows}
-        train = [r for r in rows if r["split"] == "train" and r["status"] in DONE]
-        if not train:
-            raise ValueError(f"{campaign_dir}: no finished training simulations")
-        self.normalisation = normalisation or InputNormalisation.from_rows(train)
-        self.scaling = scaling or VelocityScaling()
+        super().__init__(campaign_dir, scaling, normalisation, max_open, dtype)
         #: (sim, k) for every pair k -> k+1, in index order.
-        self.items = [(r["sim"], k) for r in rows
+        self.items = [(r["sim"], k) for r in self.index_rows
                       if r["split"] == split and r["status"] in DONE
                       for k in range(r["n_snapshots"] - 1)]
-        self.camp = Campaign(self.directory, "", 0)
-        self.dtype = dtype
-        self._open: OrderedDict = OrderedDict()
-        self._max_open = max_open
-
-    def __len__(self):
-        return len(self.items)
-
-    def _dataset(self, sim):
-        import netCDF4
-        if sim in self._open:
-            self._open.move_to_end(sim)
-            return self._open[sim]
-        path = self.camp.sim_dir(sim) / "run.nc"
-        try:
-            ds = netCDF4.Dataset(path)
-        except OSError as exc:
-            raise CorruptFile(f"{path}: unreadable or truncated NetCDF file ({exc}); "
-                              "rerun the campaign to regenerate it") from None
-        self._open[sim] = ds
-        if len(self._open) > self._max_open:
-            self._open.popitem(last=False)[1].close()
-        return ds
-
-    def scale(self, sim) -> float:
-        """The Eq. 4 velocity scale s of simulation `sim`."""
-        r = self.rows[sim]
-        return float(self.scaling.scale(r["Q"], r["gamma"], r["beta"])[0])
 
     def __getitem__(self, i):
-        import torch
         sim, k = self.items[i]
         ds = self._dataset(sim)
         try:
@@ -104,14 +65,6 @@ class StepPairDataset:
         if T.shape[0] != 2:
             raise CorruptFile(f"{ds.filepath()}: snapshot {k + 1} missing (the index "
                               "promises more snapshots than the file holds)")
-        r = self.rows[sim]
         s = self.scale(sim)
-        params = self.normalisation.params(r["Q"], r["gamma"], r["beta"])
-        inp = step_input_channels(T[0], eta, x, y, params, u[0] / s, v[0] / s)
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=self.dtype))  # noqa: E731
-        return t(inp), t(T[1]), t(u[1] / s), t(v[1] / s)
-
-    def close(self):
-        for ds in self._open.values():
-            ds.close()
-        self._open.clear()
+        inp = step_input_channels(T[0], eta, x, y, self.params(sim), u[0] / s, v[0] / s)
+        return self.tensor(inp), self.tensor(T[1]), self.tensor(u[1] / s), self.tensor(v[1] / s)
