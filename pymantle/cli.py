@@ -120,6 +120,36 @@ def _add_evaluate(sub):
     p.add_argument("--out", default="evaluation")
 
 
+def _add_scenario(sub):
+    from .evaluate import SCENARIOS
+    p = sub.add_parser(
+        "scenario", help="the study's unseen scenarios: reference vs surrogate",
+        description="Run the direct solver and the surrogate on a test simulation of a "
+                    "campaign with one change the network never saw: "
+                    + "; ".join(f"{k}: {v[0]}" for k, v in SCENARIOS.items()) + ".")
+    p.add_argument("name", choices=sorted(SCENARIOS))
+    p.add_argument("campaign", help="campaign directory (parameters and grid)")
+    p.add_argument("--model", required=True, help="surrogate model file")
+    p.add_argument("--sims", help="comma list of simulation numbers (default: first test one)")
+    p.add_argument("--end-time", type=float, default=0.05)
+    p.add_argument("--max-steps", type=int, default=10**6)
+    p.add_argument("--profile", help="profile file for the 'profile' scenario")
+    p.add_argument("--out", help="output directory (default: scenario-NAME)")
+
+
+def _add_profile(sub):
+    p = sub.add_parser(
+        "profile", help="predict a late-time mean temperature profile (for 'profile' starts)",
+        description="Train (or load) the profile predictor on a campaign's late-time "
+                    "horizontally averaged profiles and write the predicted T(y) for given "
+                    "(Q, gamma, beta) as a text file that &initial kind = 'profile' reads.")
+    p.add_argument("campaign", help="campaign directory")
+    p.add_argument("--params", required=True, metavar="Q,GAMMA,BETA")
+    p.add_argument("--out", default="profile.txt")
+    p.add_argument("--predictor", help="predictor file to load, or to write after training "
+                                       "(default: CAMPAIGN/profile_predictor.pt)")
+
+
 def _add_namelist(sub):
     p = sub.add_parser("namelist", help="print the namelist reference or the defaults",
                        description="Print every namelist field with its default, allowed "
@@ -141,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_campaign(sub)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_scenario(sub)
+    _add_profile(sub)
     _add_namelist(sub)
     return ap
 
@@ -234,6 +266,38 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_scenario(args) -> int:
+    from .evaluate import scenario
+    sims = [int(s) for s in args.sims.split(",")] if args.sims else None
+    out = args.out or f"scenario-{args.name}"
+    res = scenario(args.name, args.campaign, args.model, out, sims, args.end_time,
+                   args.max_steps, args.profile)
+    print(open(f"{out}/results.md").read(), end="")
+    print(f"{len(res)} runs; tables and figures in {out}/")
+    return 0
+
+
+def cmd_profile(args) -> int:
+    from pathlib import Path
+    from .config import ConfigError
+    from .ml.profile import ProfilePredictor, late_profiles, train_profile_predictor, write_profile
+    try:
+        q, gamma, beta = (float(x) for x in args.params.split(","))
+    except ValueError:
+        raise ConfigError(f"--params {args.params!r}: expected Q,GAMMA,BETA numbers") from None
+    path = Path(args.predictor or Path(args.campaign) / "profile_predictor.pt")
+    if path.is_file():
+        pp = ProfilePredictor.load(path)
+    else:
+        pp, mse = train_profile_predictor(args.campaign)
+        pp.save(path)
+        print(f"trained the profile predictor (mean squared error {mse:.2e}): {path}")
+    _, y, _ = late_profiles(args.campaign)
+    write_profile(args.out, y, pp.predict(q, gamma, beta, y))
+    print(f"profile for Q={q}, gamma={gamma:g}, beta={beta:g}: {args.out}")
+    return 0
+
+
 def cmd_namelist(args) -> int:
     from . import config
     if args.check:
@@ -255,7 +319,8 @@ def main(argv=None) -> int:
     from .output import CorruptFile
     try:
         return {"run": cmd_run, "benchmark": cmd_benchmark, "campaign": cmd_campaign,
-                "train": cmd_train, "evaluate": cmd_evaluate,
+                "train": cmd_train, "evaluate": cmd_evaluate, "scenario": cmd_scenario,
+                "profile": cmd_profile,
                 "namelist": cmd_namelist}[args.command](args)
     except (ConfigError, CorruptFile, FileNotFoundError) as exc:
         print(f"pymantle: error: {exc}", file=sys.stderr)

@@ -83,10 +83,27 @@ def compare(ref, ds, late: float = 0.5) -> dict:
             "status": str(ds.attrs.get("status", "?"))}
 
 
+def campaign_specs(campaign_dir, split="test", sims=None) -> tuple[list[RunSpec], str]:
+    """Run specs (parameters, seed) of a campaign's finished simulations, and its grid."""
+    import json
+    from .campaign import DONE, PRESETS, read_index
+    rows = read_index(campaign_dir)
+    preset = json.loads((Path(campaign_dir) / "campaign.json").read_text())["preset"]
+    chosen = [r for r in rows if (sims is None and r["split"] == split and r["status"] in DONE)
+              or (sims is not None and r["sim"] in sims)]
+    if not chosen:
+        raise ConfigError(f"no finished {split} simulations in {campaign_dir} to evaluate")
+    return ([RunSpec(f"sim{r['sim']:04d}", r["sim"], r["Q"], r["gamma"], r["beta"])
+             for r in chosen], PRESETS[preset].grid)
+
+
 def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surrogate"),
              split="test", sims=None, end_time=0.05, max_steps=10**6, model=None, skip=100,
-             snapshot_every=50, base: _config.Config | None = None, echo=print) -> list[dict]:
-    from .campaign import DONE, read_index
+             snapshot_every=50, base: _config.Config | None = None, specs=None,
+             grid_preset=None, modify=None, echo=print) -> list[dict]:
+    """Run every provider for every spec (default: the campaign's test split) and compare
+    each with the direct solver. `modify(cfg)` adjusts each run's configuration (the
+    unseen scenarios use it)."""
     from .output import open_run
     from .simulation import BlowUp, Simulation
     out = Path(out)
@@ -96,28 +113,25 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
         raise ConfigError(f"--providers {','.join(bad)}: allowed {', '.join(PROVIDERS)}")
     if "surrogate" in providers and not model:
         raise ConfigError("--model: the surrogate needs a model file (pymantle train writes one)")
-    rows = read_index(campaign_dir)
-    preset = __import__("json").loads((Path(campaign_dir) / "campaign.json").read_text())["preset"]
-    from .campaign import PRESETS
-    grid_preset = PRESETS[preset].grid
-    chosen = [r for r in rows if (sims is None and r["split"] == split and r["status"] in DONE)
-              or (sims is not None and r["sim"] in sims)]
-    if not chosen:
-        raise ConfigError(f"no finished {split} simulations in {campaign_dir} to evaluate")
+    if specs is None:
+        specs, grid_preset = campaign_specs(campaign_dir, split, sims)
     base = base or _config.defaults()
     results = []
-    for r in chosen:
-        spec = RunSpec(f"sim{r['sim']:04d}", r["sim"], r["Q"], r["gamma"], r["beta"])
+    for spec in specs:
         runs = {}
         for prov in ("direct", *[p for p in providers if p != "direct"]):
             cfg = provider_config(base, spec, prov, out, end_time, max_steps, model, skip,
                                   snapshot_every, grid_preset)
+            if modify is not None:
+                modify(cfg)
             try:
                 res = Simulation(cfg, resume=False).run()
                 runs[prov] = res.run_file
             except BlowUp as exc:
                 echo(f"evaluate: {spec.label} {prov}: {exc}")
                 runs[prov] = None
+        if runs["direct"] is None:
+            raise RuntimeError(f"{spec.label}: the reference run blew up")
         ref = open_run(runs["direct"])
         for prov, path in runs.items():
             row = {"sim": spec.sim, "Q": spec.Q, "gamma": spec.gamma, "beta": spec.beta,
@@ -134,6 +148,48 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
         ref.close()
     write_tables(results, out)
     return results
+
+
+SCENARIOS = {
+    # name: (description, config changes, default end time)
+    "eba": ("extended Boussinesq energy equation, Di = 0.1",
+            {("physics", "di"): 0.1}, None),
+    "decay": ("radioactive decay of the internal heating to t = 0.056",
+              {("physics", "heating"): "decay"}, 0.056),
+    "cold": ("cold start: T = 0 inside", {("initial", "kind"): "cold"}, None),
+    "linear": ("T = 0.75 inside with 0.05-thick linear boundary layers",
+               {("initial", "kind"): "linear"}, None),
+    "profile": ("start from a horizontally averaged profile (a file, e.g. from the profile "
+                "predictor)", {("initial", "kind"): "profile"}, None),
+    "extrapolate": ("parameters outside the training box: (Q, gamma, beta) = (0, 1e6, 1) "
+                    "and (10, 1e10, 100)", {}, None),
+}
+
+
+def scenario(name, campaign_dir, model, out=None, sims=None, end_time=0.05, max_steps=10**6,
+             profile_file=None, providers=("direct", "surrogate"), echo=print):
+    """One of the study's unseen scenarios (model.md 7): the reference and the surrogate
+    on the campaign's test simulations (or explicit parameters) with the scenario's change."""
+    if name not in SCENARIOS:
+        raise ConfigError(f"scenario {name!r}: allowed {', '.join(SCENARIOS)}")
+    desc, changes, t_end = SCENARIOS[name]
+    if name == "profile" and not profile_file:
+        raise ConfigError("scenario profile needs --profile FILE (text y T, or NetCDF)")
+    specs, grid_preset = campaign_specs(campaign_dir, "test", sims)
+    if name == "extrapolate":
+        specs = [RunSpec("extrap-low", 0, 0.0, 1e6, 1.0), RunSpec("extrap-high", 1, 10.0, 1e10, 100.0)]
+    if sims is None and name != "extrapolate":
+        specs = specs[:1]
+
+    def modify(cfg):
+        for (g, k), v in changes.items():
+            cfg[g][k] = v
+        if name == "profile":
+            cfg["initial"]["file"] = str(profile_file)
+    echo(f"scenario {name}: {desc}")
+    return evaluate(campaign_dir, out or f"scenario-{name}", providers, end_time=t_end or end_time,
+                    max_steps=max_steps, model=model, specs=specs, grid_preset=grid_preset,
+                    modify=modify, echo=echo)
 
 
 def write_tables(results, out: Path):

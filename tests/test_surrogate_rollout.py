@@ -81,3 +81,40 @@ def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     assert 0 < by["surrogate"]["profile_mae"] < 1
     assert (tmp_path / "ev" / "results.csv").is_file() and (tmp_path / "ev" / "results.md").is_file()
     assert any(p.suffix == ".png" for p in (tmp_path / "ev").iterdir())
+
+
+@pytest.mark.parametrize("name", ["eba", "decay", "cold"])
+def test_unseen_scenarios_run_reference_and_surrogate(tmp_path, tiny_model, name):
+    from pymantle.evaluate import scenario
+    camp = tiny_model.parent.parent / "ci"
+    res = scenario(name, camp, str(tiny_model), tmp_path / name, max_steps=6, end_time=1.0,
+                   echo=lambda *a: None)
+    assert {r["provider"] for r in res} == {"direct", "surrogate"}
+    ref = open_run(tmp_path / name / f"sim{res[0]['sim']:04d}-direct")
+    if name == "eba":
+        assert ref.attrs["di"] == 0.1
+    if name == "decay":
+        assert float(ref["heating"][-1]) < float(ref["heating"][0])
+    if name == "cold":
+        assert float(ref["T_mean"][0]) < 0.3
+    ref.close()
+
+
+def test_profile_predictor_fits_the_late_profiles_and_starts_a_run(tmp_path, tiny_model):
+    from pymantle.ml.profile import ProfilePredictor, late_profiles, train_profile_predictor, write_profile
+    camp = tiny_model.parent.parent / "ci"
+    pp, mse = train_profile_predictor(camp, epochs=400)
+    rows, y, profs = late_profiles(camp)
+    pred = np.array([pp.predict(r["Q"], r["gamma"], r["beta"], y) for r in rows])
+    baseline = np.mean((profs - profs.mean(axis=0)) ** 2)       # one mean profile for all
+    assert np.mean((pred - profs) ** 2) < 0.5 * baseline
+    pp.save(tmp_path / "pp.pt")
+    again = ProfilePredictor.load(tmp_path / "pp.pt")
+    np.testing.assert_array_equal(again.predict(1.0, 1e5, 2.0, y), pp.predict(1.0, 1e5, 2.0, y))
+    write_profile(tmp_path / "prof.txt", y, pred[0])
+    cfg = make_config(tmp_path, "initial.kind='profile'", f"initial.file='{tmp_path / 'prof.txt'}'",
+                      "initial.amplitude=0.0", "time.max_steps=2", "time.end_time=1.0")
+    res = Simulation(cfg).run()
+    ds = open_run(res.directory)
+    np.testing.assert_allclose(ds["T_profile"][0].values, pred[0], atol=1e-12)
+    ds.close()
