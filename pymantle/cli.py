@@ -150,6 +150,22 @@ def _add_profile(sub):
                                        "(default: CAMPAIGN/profile_predictor.pt)")
 
 
+def _add_ablate(sub):
+    from .ml.ablation import VARIANTS
+    p = sub.add_parser(
+        "ablate", help="train the surrogate's variants and compare their wall errors",
+        description="Train each variant (" + ", ".join(VARIANTS) + ") with the same recipe "
+                    "and seed, and report the cv-split velocity MAE on each wall and inside, "
+                    "with ratios against learned padding (ablation.md, .csv, .png).")
+    p.add_argument("campaign")
+    p.add_argument("--recipe", default="laptop")
+    p.add_argument("--variants", help="comma list (default: all)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--samples-per-epoch", type=int)
+    p.add_argument("--out", default="ablation")
+    p.add_argument("--no-progress", action="store_true")
+
+
 def _add_namelist(sub):
     p = sub.add_parser("namelist", help="print the namelist reference or the defaults",
                        description="Print every namelist field with its default, allowed "
@@ -173,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_scenario(sub)
     _add_profile(sub)
+    _add_ablate(sub)
     _add_namelist(sub)
     return ap
 
@@ -298,6 +315,15 @@ def cmd_profile(args) -> int:
     return 0
 
 
+def cmd_ablate(args) -> int:
+    from .ml.ablation import ablate
+    ablate(args.campaign, args.out, args.recipe,
+           args.variants.split(",") if args.variants else None, args.epochs,
+           args.samples_per_epoch, progress=not args.no_progress)
+    print(open(f"{args.out}/ablation.md").read(), end="")
+    return 0
+
+
 def cmd_namelist(args) -> int:
     from . import config
     if args.check:
@@ -320,7 +346,7 @@ def main(argv=None) -> int:
     try:
         return {"run": cmd_run, "benchmark": cmd_benchmark, "campaign": cmd_campaign,
                 "train": cmd_train, "evaluate": cmd_evaluate, "scenario": cmd_scenario,
-                "profile": cmd_profile,
+                "profile": cmd_profile, "ablate": cmd_ablate,
                 "namelist": cmd_namelist}[args.command](args)
     except (ConfigError, CorruptFile, FileNotFoundError) as exc:
         print(f"pymantle: error: {exc}", file=sys.stderr)

@@ -90,3 +90,16 @@ def test_torchrun_two_cpu_processes(campaign_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "ddp" / "model.pt").is_file()
     assert "1 epochs" in proc.stdout
+
+
+def test_ablation_trains_variants_and_reports_wall_errors(campaign_dir, tmp_path):
+    from pymantle.ml.ablation import ablate
+    rows = ablate(campaign_dir, tmp_path / "abl", variants=["learned", "zeros", "soft"],
+                  epochs=1, samples_per_epoch=8, model_overrides=dict(TINY), progress=False,
+                  echo=lambda *a: None)
+    by = {r["variant"]: r for r in rows}
+    assert by["learned"]["ratio_left"] == 1.0
+    assert by["zeros"]["parameters"] < by["learned"]["parameters"]
+    for r in rows:
+        assert all(np.isfinite(r[s]) and r[s] > 0 for s in ("left", "right", "top", "bottom"))
+    assert (tmp_path / "abl" / "ablation.md").is_file() and (tmp_path / "abl" / "ablation.png").is_file()
