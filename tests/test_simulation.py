@@ -22,8 +22,8 @@ def test_heat_balance_nu_top_minus_nu_bottom_equals_q_at_steady_state(tmp_path):
 
 
 def test_blankenbach_1a_coarse_grid(tmp_path):
-    # 16x16: tolerances from the convergence table in docs/benchmarks.md (errors 0.4 %
-    # in Nu and 0.9 % in Vrms at 16; 0.09 % and 0.13 % at 32).
+    # 16x16: tolerances from the convergence table in docs/benchmarks.md (errors 0.59 %
+    # in Nu and 0.61 % in Vrms at 16; 0.085 % and 0.13 % at 32).
     from pymantle.benchmarks import compare, load_case, quantities
     case = load_case("blankenbach-1a")
     cfg = case.config(16, out=str(tmp_path / "b1a"), progress=False)
