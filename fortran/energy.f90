@@ -19,21 +19,19 @@ module energy
                         LIM_SUPERBEE = 4
   ! Work arrays, kept between calls: allocating them per call costs more than the stencil
   ! itself on grids past ~64x256 (each large allocation is a fresh mmap with page faults).
-  ! Row buffers (syc, syp: y-slopes of this and the previous row; sxr: x-slopes; fxr:
-  ! x-fluxes of a row; fylo, fyhi: fluxes through a row's lower and upper faces).
   ! The kernels are called from one thread per process.
-  real(8), allocatable, save :: tg(:, :), t1(:, :), r(:, :), syc(:), syp(:), sxr(:), &
-                                fxr(:), fylo(:), fyhi(:)
+  real(8), allocatable, save :: tg(:, :), t1(:, :), r(:, :), sx(:, :), sy(:, :), &
+                                fx(:, :), fy(:, :)
 contains
 
   subroutine ensure_work(nx, ny)
     integer, intent(in) :: nx, ny
     if (allocated(tg)) then
       if (size(tg, 1) == nx + 2 .and. size(tg, 2) == ny + 2) return
-      deallocate(tg, t1, r, syc, syp, sxr, fxr, fylo, fyhi)
+      deallocate(tg, t1, r, sx, sy, fx, fy)
     end if
-    allocate(tg(0:nx+1, 0:ny+1), t1(nx, ny), r(nx, ny))
-    allocate(syc(nx), syp(nx), sxr(nx), fxr(nx+1), fylo(nx), fyhi(nx))
+    allocate(tg(0:nx+1, 0:ny+1), t1(nx, ny), r(nx, ny), sx(nx, ny), sy(nx, ny))
+    allocate(fx(nx+1, ny), fy(nx, ny+1))
   end subroutine ensure_work
 
   ! Limited slopes of a cell from its backward (a) and forward (b) differences; zero at
@@ -62,42 +60,52 @@ contains
                * max(min(2.0d0 * abs(a), abs(b)), min(abs(a), 2.0d0 * abs(b)))
   end function superbee
 
-  subroutine row_slopes(lo, mid, hi, out, n, limiter)
-    ! Limited slopes of a row of cells mid with neighbours lo and hi (along x or y).
-    integer, intent(in) :: n, limiter
-    real(8), intent(in) :: lo(n), mid(n), hi(n)
-    real(8), intent(out) :: out(n)
-    integer :: i
+  subroutine cell_slopes(nx, ny, limiter)
+    ! sx, sy: limited slopes of every cell along x and y from the ghosted field tg. The
+    ! limiter is chosen outside the loops so that each loop vectorises.
+    integer, intent(in) :: nx, ny, limiter
+    integer :: i, j
     select case (limiter)
     case (LIM_MINMOD)
-      do i = 1, n
-        out(i) = minmod(mid(i) - lo(i), hi(i) - mid(i))
+      do j = 1, ny
+        do i = 1, nx
+          sx(i, j) = minmod(tg(i, j) - tg(i-1, j), tg(i+1, j) - tg(i, j))
+          sy(i, j) = minmod(tg(i, j) - tg(i, j-1), tg(i, j+1) - tg(i, j))
+        end do
       end do
     case (LIM_VANLEER)
-      do i = 1, n
-        out(i) = vanleer(mid(i) - lo(i), hi(i) - mid(i))
+      do j = 1, ny
+        do i = 1, nx
+          sx(i, j) = vanleer(tg(i, j) - tg(i-1, j), tg(i+1, j) - tg(i, j))
+          sy(i, j) = vanleer(tg(i, j) - tg(i, j-1), tg(i, j+1) - tg(i, j))
+        end do
       end do
     case (LIM_MC)
-      do i = 1, n
-        out(i) = mc(mid(i) - lo(i), hi(i) - mid(i))
+      do j = 1, ny
+        do i = 1, nx
+          sx(i, j) = mc(tg(i, j) - tg(i-1, j), tg(i+1, j) - tg(i, j))
+          sy(i, j) = mc(tg(i, j) - tg(i, j-1), tg(i, j+1) - tg(i, j))
+        end do
       end do
     case (LIM_SUPERBEE)
-      do i = 1, n
-        out(i) = superbee(mid(i) - lo(i), hi(i) - mid(i))
+      do j = 1, ny
+        do i = 1, nx
+          sx(i, j) = superbee(tg(i, j) - tg(i-1, j), tg(i+1, j) - tg(i, j))
+          sy(i, j) = superbee(tg(i, j) - tg(i, j-1), tg(i, j+1) - tg(i, j))
+        end do
       end do
     case default                ! first-order upwind
-      out = 0.0d0
+      sx = 0.0d0
+      sy = 0.0d0
     end select
-  end subroutine row_slopes
+  end subroutine cell_slopes
 
   subroutine advdiff_rhs(t, u, v, s, dx, dy, kappa, tbot, ttop, limiter, rhs, nx, ny)
     ! rhs = -div(u T) + kappa lap T + s
     !
     ! MUSCL: a face takes the value of its upwind cell extrapolated by half a limited slope,
-    ! T_i + s_i/2 on the cell's right (upper) face and T_i - s_i/2 on its left (lower) face;
-    ! the upwind choice is branch-free. One sweep over the rows keeps everything a row needs
-    ! (its slopes, the flux through its lower face) in small buffers that stay in cache:
-    ! row j is completed once the flux through its upper face (computed with row j+1) is known.
+    ! T_i + s_i/2 on the cell's right (upper) face and T_i - s_i/2 on its left (lower) face.
+    ! The slopes are computed once per cell and direction; the upwind choice is branch-free.
     integer, intent(in) :: nx, ny, limiter
     real(8), intent(in) :: t(nx, ny), u(nx+1, ny), v(nx, ny+1), s(nx, ny)
     real(8), intent(in) :: dx, dy, kappa, tbot, ttop
@@ -111,38 +119,33 @@ contains
     rdy = 1.0d0 / dy
     rdx2 = kappa / (dx * dx)
     rdy2 = kappa / (dy * dy)
-    fylo = 0.0d0                                ! no advective flux through the bottom wall
-    do j = 1, ny + 1
-      if (j <= ny) then
-        ! slopes of row j along y; with the previous row's they give the lower-face flux
-        call row_slopes(tg(1:nx, j-1), tg(1:nx, j), tg(1:nx, j+1), syc, nx, limiter)
-        if (j >= 2) then
-          do i = 1, nx
-            w = v(i, j)
-            fyhi(i) = max(w, 0.0d0) * (t(i, j-1) + 0.5d0 * syp(i)) &
-                    + min(w, 0.0d0) * (t(i, j) - 0.5d0 * syc(i))
-          end do
-        end if
-      else
-        fyhi = 0.0d0                            ! nor through the top wall
-      end if
-      if (j >= 2) then                          ! complete row j-1
-        call row_slopes(tg(0:nx-1, j-1), tg(1:nx, j-1), tg(2:nx+1, j-1), sxr, nx, limiter)
-        fxr(1) = 0.0d0
-        fxr(nx+1) = 0.0d0
-        do i = 2, nx
-          w = u(i, j-1)
-          fxr(i) = max(w, 0.0d0) * (t(i-1, j-1) + 0.5d0 * sxr(i-1)) &
-                 + min(w, 0.0d0) * (t(i, j-1) - 0.5d0 * sxr(i))
-        end do
-        do i = 1, nx
-          rhs(i, j-1) = -(fxr(i+1) - fxr(i)) * rdx - (fyhi(i) - fylo(i)) * rdy &
-                        + rdx2 * (tg(i+1, j-1) - 2.0d0 * tg(i, j-1) + tg(i-1, j-1)) &
-                        + rdy2 * (tg(i, j) - 2.0d0 * tg(i, j-1) + tg(i, j-2)) + s(i, j-1)
-        end do
-        fylo = fyhi
-      end if
-      if (j <= ny) syp = syc
+    call cell_slopes(nx, ny, limiter)
+
+    ! fluxes; wall faces carry no advective flux (u = 0 on the sides, v = 0 top and bottom)
+    do j = 1, ny
+      fx(1, j) = 0.0d0
+      fx(nx+1, j) = 0.0d0
+      do i = 2, nx
+        w = u(i, j)
+        fx(i, j) = max(w, 0.0d0) * (t(i-1, j) + 0.5d0 * sx(i-1, j)) &
+                 + min(w, 0.0d0) * (t(i, j) - 0.5d0 * sx(i, j))
+      end do
+    end do
+    fy(:, 1) = 0.0d0
+    fy(:, ny+1) = 0.0d0
+    do j = 2, ny
+      do i = 1, nx
+        w = v(i, j)
+        fy(i, j) = max(w, 0.0d0) * (t(i, j-1) + 0.5d0 * sy(i, j-1)) &
+                 + min(w, 0.0d0) * (t(i, j) - 0.5d0 * sy(i, j))
+      end do
+    end do
+    do j = 1, ny
+      do i = 1, nx
+        rhs(i, j) = -(fx(i+1, j) - fx(i, j)) * rdx - (fy(i, j+1) - fy(i, j)) * rdy &
+                    + rdx2 * (tg(i+1, j) - 2.0d0 * tg(i, j) + tg(i-1, j)) &
+                    + rdy2 * (tg(i, j+1) - 2.0d0 * tg(i, j) + tg(i, j-1)) + s(i, j)
+      end do
     end do
   end subroutine advdiff_rhs
 
