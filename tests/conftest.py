@@ -30,3 +30,14 @@ def stream_velocities(grid, seed=0):
     u = (psi[1:, :] - psi[:-1, :]) / grid.dy
     v = -(psi[:, 1:] - psi[:, :-1]) / grid.dx
     return u, v
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Many tiny convolutions: on a busy 2-core machine OpenMP's thread hand-off costs
+    ~15 ms per call, 1000x the work itself. One thread keeps these tests fast."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -14,13 +14,8 @@ EDGE_BANKS = ("top", "bottom", "left", "right",
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Many tiny convolutions: on a busy 2-core machine OpenMP's thread hand-off costs
-    # ~15 ms per call, 1000x the work itself. One thread keeps these tests fast.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(n)
 
 
 def _boundary_conv(in_ch=3, out_ch=4, k=5, seed=0):

@@ -15,12 +15,8 @@ F64 = torch.float64
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Many small convolutions on a busy 2-core machine: one thread avoids OpenMP hand-offs.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
