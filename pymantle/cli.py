@@ -82,8 +82,9 @@ def _add_train(sub):
                     "resume), DIR/model.pt (best on the cv split; what `pymantle run --stokes "
                     "surrogate` reads), DIR/training.csv and DIR/training_curve.png. "
                     "Data-parallel: torchrun --nproc-per-node K -m pymantle.cli train ...")
-    p.add_argument("campaign", help="campaign directory (pymantle campaign)")
-    p.add_argument("--recipe", default="laptop", help="laptop (default, ~2 h on 2 cores) or paper")
+    p.add_argument("campaign", help="campaign directory (pymantle campaign) or a training "
+                                    "pack (pymantle pack)")
+    p.add_argument("--recipe", default="laptop", help="laptop (default: 40 epochs x 1,024 samples, float32, ~25 min on 2 cores) or paper (the study's: 150 epochs over every selected snapshot, float64)")
     p.add_argument("--out", default="train", help="output directory (default: train)")
     p.add_argument("--epochs", type=int, help="number of epochs (recipe's default)")
     p.add_argument("--samples-per-epoch", type=int, help="0: all selected snapshots")
@@ -97,6 +98,22 @@ def _add_train(sub):
     p.add_argument("--no-range-weighting", action="store_true")
     p.add_argument("--no-derivative", action="store_true")
     p.add_argument("--mass", choices=("boundary", "all", "none"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _add_pack(sub):
+    p = sub.add_parser(
+        "pack", help="pack a campaign's training snapshots into one portable .npz",
+        description="Write the selected train and cv snapshots of a campaign (T and the "
+                    "stream function of the scaled velocities, float32, ~30 kB each) with the "
+                    "input normalisation and velocity scaling into one .npz, so that "
+                    "`pymantle train PACK.npz` runs where only torch is installed (a GPU "
+                    "node). The rebuild of velocities and viscosity is checked before writing.")
+    p.add_argument("campaign", help="campaign directory")
+    p.add_argument("out", help="output .npz file")
+    p.add_argument("--train", type=int, default=0, help="random subset size (0: all selected)")
+    p.add_argument("--cv", type=int, default=0, help="random subset size (0: all selected)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
 
@@ -187,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_benchmark(sub)
     _add_campaign(sub)
     _add_train(sub)
+    _add_pack(sub)
     _add_evaluate(sub)
     _add_scenario(sub)
     _add_profile(sub)
@@ -274,6 +292,19 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_pack(args) -> int:
+    from .ml.pack import write_pack
+    if not args.out.endswith(".npz"):
+        print(f"pymantle: error: pack out = {args.out!r}: must end in .npz", file=sys.stderr)
+        return 2
+    r = write_pack(args.campaign, args.out, n_train=args.train, n_cv=args.cv, seed=args.seed,
+                   progress=not args.no_progress)
+    print(f"{r['path']}: {r['train']} train + {r['cv']} cv snapshots, "
+          f"{r['bytes'] / 2**20:.1f} MiB; rebuild check: v {r['v_rel']:.1e} relative, "
+          f"log10 eta {r['log_eta']:.1e}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
     sims = [int(s) for s in args.sims.split(",")] if args.sims else None
@@ -343,13 +374,14 @@ def cmd_namelist(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .config import ConfigError
+    from .ml.pack import PackError
     from .output import CorruptFile
     try:
         return {"run": cmd_run, "benchmark": cmd_benchmark, "campaign": cmd_campaign,
-                "train": cmd_train, "evaluate": cmd_evaluate, "scenario": cmd_scenario,
+                "train": cmd_train, "pack": cmd_pack, "evaluate": cmd_evaluate, "scenario": cmd_scenario,
                 "profile": cmd_profile, "ablate": cmd_ablate,
                 "namelist": cmd_namelist}[args.command](args)
-    except (ConfigError, CorruptFile, FileNotFoundError) as exc:
+    except (ConfigError, CorruptFile, PackError, FileNotFoundError) as exc:
         print(f"pymantle: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

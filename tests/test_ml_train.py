@@ -103,3 +103,33 @@ def test_ablation_trains_variants_and_reports_wall_errors(campaign_dir, tmp_path
     for r in rows:
         assert all(np.isfinite(r[s]) and r[s] > 0 for s in ("left", "right", "top", "bottom"))
     assert (tmp_path / "abl" / "ablation.md").is_file() and (tmp_path / "abl" / "ablation.png").is_file()
+
+
+def test_training_pack_round_trip_and_training(campaign_dir, tmp_path):
+    """A pack rebuilds the campaign's inputs and scaled velocities to float32 precision,
+    trains by the same Trainer, and a damaged pack is refused in one line."""
+    from pymantle.ml.data import SnapshotDataset
+    from pymantle.ml.pack import PackDataset, PackError, write_pack
+    from pymantle.ml.train import Trainer, TrainConfig
+    pack = tmp_path / "ci.npz"
+    summary = write_pack(campaign_dir, pack, progress=False)
+    assert summary["train"] > 0 and summary["cv"] > 0 and summary["v_rel"] < 1e-5
+    pk = PackDataset(pack, "cv")
+    ref = SnapshotDataset(campaign_dir, "cv", scaling=pk.scaling, normalisation=pk.normalisation)
+    assert pk.items == ref.items
+    for k in (0, len(pk) - 1):
+        for a, b in zip(pk[k], ref[k]):
+            assert a.shape == b.shape
+            assert float((a - b).abs().max()) <= 2e-6 * max(float(b.abs().max()), 1.0)
+    cfg = TrainConfig.from_recipe(pack, "laptop", out=str(tmp_path / "t"), epochs=1,
+                                  samples_per_epoch=8, val_samples=4, model=dict(TINY))
+    tr = Trainer(cfg)
+    assert tr.aspect == 4.0 and (tr.ny, tr.nx) == (8, 32)
+    tr.fit(progress=False)
+    assert np.isfinite(tr.history[-1]["val_loss"])
+    assert load_model_file(tmp_path / "t" / "model.pt",
+                           expect_grid={"nx": 32, "ny": 8, "aspect": 4.0})["grid"]["nx"] == 32
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(pack.read_bytes()[:1000])
+    with pytest.raises(PackError, match="broken.npz: unreadable or truncated training pack"):
+        PackDataset(broken)

@@ -118,3 +118,25 @@ def test_profile_predictor_fits_the_late_profiles_and_starts_a_run(tmp_path, tin
     ds = open_run(res.directory)
     np.testing.assert_allclose(ds["T_profile"][0].values, pred[0], atol=1e-12)
     ds.close()
+
+
+def test_device_input_channels_match_the_host_inputs(tmp_path, tiny_model):
+    """On a GPU the provider builds the viscosity channel on the device from T alone; the
+    same code run on the CPU must reproduce `input_channels` (with and without the
+    physics' viscosity limits)."""
+    import torch
+    from pymantle.grid import Grid
+    from pymantle.ml.data import input_channels
+    from pymantle.physics import viscosity
+    from pymantle.providers import SurrogateProvider
+    g = Grid.from_preset("ci")
+    x, y = g.centres()
+    T = np.random.default_rng(1).random(g.shape)
+    for lims in ((0.0, 0.0), (1e-3, 10.0)):
+        ph = {"q": 5.0, "gamma": 1e6, "beta": 30.0, "eta_min": lims[0], "eta_max": lims[1]}
+        p = SurrogateProvider(g, ph, str(tiny_model))
+        p._setup_device_inputs()
+        p._T_dev.copy_(torch.from_numpy(T))
+        p._device_inputs()
+        ref = input_channels(T, viscosity(T, y, 1e6, 30.0, *lims), x, y, p.params)
+        assert np.abs(p._in_dev[0].double().numpy() - ref).max() < 1e-6

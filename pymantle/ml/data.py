@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..campaign import DONE, Campaign, read_index, select_snapshots
-from ..output import CorruptFile
 from .scaling import VelocityScaling
 
 ETA_CLIP = (1e-8, 1.0)
@@ -67,6 +65,7 @@ class CampaignDataset:
     def __init__(self, directory, scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
         self.directory = Path(directory)
+        from ..campaign import DONE, Campaign, read_index   # the solver side, imported lazily
         rows = read_index(self.directory)
         self.index_rows = rows
         self.rows = {r["sim"]: r for r in rows}
@@ -86,6 +85,7 @@ class CampaignDataset:
 
     def _dataset(self, sim):
         import netCDF4
+        from ..output import CorruptFile
         if sim in self._open:
             self._open.move_to_end(sim)
             return self._open[sim]
@@ -126,6 +126,7 @@ class SnapshotDataset(CampaignDataset):
                  scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
         super().__init__(directory, scaling, normalisation, max_open, dtype)
+        from ..campaign import select_snapshots
         self.items = select_snapshots(self.directory, split, first, later, seed)
 
     def __getitem__(self, k):
@@ -138,6 +139,7 @@ class SnapshotDataset(CampaignDataset):
             v = np.asarray(ds["v"][snap], dtype=float)
             x, y = np.meshgrid(np.asarray(ds["x"][:]), np.asarray(ds["y"][:]))
         except (OSError, RuntimeError, IndexError) as exc:
+            from ..output import CorruptFile
             raise CorruptFile(f"{ds.filepath()}: snapshot {snap} unreadable ({exc})") from None
         s = self.scale(sim)
         inp = input_channels(T, eta, x, y, self.params(sim))

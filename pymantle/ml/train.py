@@ -29,7 +29,7 @@ RECIPES = {
                   first=200, later=800, dtype="float64"),
     # float32: 2-10x faster convolutions on CPU; on the MAC grid the divergence stays at
     # round-off (~1e-7 relative) and flux-form advection conserves heat regardless
-    "laptop": dict(epochs=24, milestones=(8, 14, 18, 21), samples_per_epoch=1024,
+    "laptop": dict(epochs=40, milestones=(14, 24, 30, 35), samples_per_epoch=1024,
                    first=200, later=800, dtype="float32"),
 }
 
@@ -39,9 +39,9 @@ class TrainConfig:
     campaign: str
     out: str = "train"
     recipe: str = "laptop"
-    epochs: int = 24
+    epochs: int = 40
     lr: float = 1e-3
-    milestones: tuple = (8, 14, 18, 21)
+    milestones: tuple = (14, 24, 30, 35)
     lr_factor: float = 0.5
     batch_size: int = 16
     transient_per_batch: int = 2
@@ -77,6 +77,7 @@ class Trainer:
         import torch
         from .data import SnapshotDataset
         from .models import StokesSurrogate, SurrogateConfig
+        from .pack import PackDataset, is_pack
         from .scaling import fit_from_campaign
         self.cfg = cfg
         self.out = Path(cfg.out)
@@ -89,19 +90,25 @@ class Trainer:
         self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
                                    if torch.cuda.is_available() else "cpu")
         self.dtype = _torch_dtype(cfg.dtype)
-        self.scaling = fit_from_campaign(cfg.campaign, "train")
-        self.train_ds = SnapshotDataset(cfg.campaign, "train", cfg.first, cfg.later, cfg.seed,
-                                        scaling=self.scaling)
-        self.val_ds = SnapshotDataset(cfg.campaign, "cv", cfg.first, cfg.later, cfg.seed,
-                                      scaling=self.scaling,
-                                      normalisation=self.train_ds.normalisation)
+        if is_pack(cfg.campaign):       # a training pack (pymantle pack): torch alone suffices
+            self.train_ds = PackDataset(cfg.campaign, "train")
+            self.val_ds = PackDataset(cfg.campaign, "cv")
+            self.scaling, self.aspect = self.train_ds.scaling, self.train_ds.aspect
+        else:
+            self.scaling = fit_from_campaign(cfg.campaign, "train")
+            self.train_ds = SnapshotDataset(cfg.campaign, "train", cfg.first, cfg.later,
+                                            cfg.seed, scaling=self.scaling)
+            self.val_ds = SnapshotDataset(cfg.campaign, "cv", cfg.first, cfg.later, cfg.seed,
+                                          scaling=self.scaling,
+                                          normalisation=self.train_ds.normalisation)
+            import netCDF4
+            from ..campaign import Campaign
+            sim0 = self.train_ds.items[0][0]
+            with netCDF4.Dataset(Campaign(Path(cfg.campaign), "", 0).sim_dir(sim0)
+                                 / "run.nc") as ds:
+                self.aspect = float(ds.aspect)
         x, u, v = self.train_ds[0]
         self.ny, self.nx = x.shape[-2:]
-        import netCDF4
-        from ..campaign import Campaign
-        sim0 = self.train_ds.items[0][0]
-        with netCDF4.Dataset(Campaign(Path(cfg.campaign), "", 0).sim_dir(sim0) / "run.nc") as ds:
-            self.aspect = float(ds.aspect)
         self.dx, self.dy = self.aspect / self.nx, 1.0 / self.ny
         torch.manual_seed(cfg.seed)
         torch.set_flush_denormal(True)    # subnormal float32 activations are ~10x slower

@@ -1,0 +1,297 @@
+#!/usr/bin/env python
+"""The GPU checks of issues 4 and 5 in one run (called by scripts/gpu_train_check.sh).
+
+Needs torch with CUDA and the inputs that scripts/gpu_export.py writes to .gpu/ (a
+training pack of the laptop campaign and one paper-grid Stokes system); neither PETSc nor
+the Fortran kernels are needed. Sections, each timed and each allowed to fail alone:
+
+  forward   full-size network forward pass, laptop and paper grids, float32/float64,
+            channels_last off/on; training samples/s at both grids (batch 16)
+  provider  the solver's SurrogateProvider on the GPU (pinned buffers, one upload and one
+            download per step), eager and as a CUDA graph, at both grids
+  bicgstab  torch BiCGStab (Jacobi, under-relaxation 0.99) on the paper-grid Stokes matrix
+  train     the laptop recipe (float32, 40 x 1,024 samples) and the study's recipe (float64,
+            every snapshot each epoch) on the pack, by the project's Trainer, within a budget
+
+Writes OUT/gpu_results.json and the trainings' CSV files and float32 model.
+Usage: python scripts/gpu_check.py [--out DIR] [--train-budget 150]"""
+import argparse
+import json
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pymantle.ml.checkpoint import save_model  # noqa: E402
+from pymantle.ml.losses import surrogate_loss  # noqa: E402
+from pymantle.ml.models import StokesSurrogate, SurrogateConfig  # noqa: E402
+
+ap = argparse.ArgumentParser(description=__doc__)
+ap.add_argument("--out", default="gpu_out")
+ap.add_argument("--inputs", default=".gpu")
+ap.add_argument("--train-budget", type=float, default=150.0, help="seconds per training")
+ap.add_argument("--sections", default="forward,provider,step,bicgstab,train")
+ap.add_argument("--smoke", action="store_true", help="tiny sizes, any device: checks the script")
+args = ap.parse_args()
+out = Path(args.out)
+out.mkdir(parents=True, exist_ok=True)
+dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+R = {"device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
+     "torch": torch.__version__, "cuda": torch.version.cuda}
+print(R, flush=True)
+GRIDS = {"laptop": (32, 128), "paper": (126, 504)}
+if args.smoke:
+    GRIDS = {"laptop": (8, 32), "paper": (16, 64)}
+sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+torch.set_flush_denormal(True)     # as the provider and trainer do (CPU runs)
+
+
+def save():
+    (out / "gpu_results.json").write_text(json.dumps(R, indent=1, default=float))
+
+
+def timed(fn, repeat=10):
+    fn()
+    sync()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def section(name):
+    def wrap(fn):
+        if name not in args.sections.split(","):
+            return fn
+        t0 = time.perf_counter()
+        print(f"== {name}", flush=True)
+        try:
+            fn()
+        except Exception:
+            R[f"{name}_error"] = traceback.format_exc()
+            print(R[f"{name}_error"], flush=True)
+        R[f"{name}_seconds"] = time.perf_counter() - t0
+        save()
+        return fn
+    return wrap
+
+
+@section("forward")
+def forward():
+    res = {}
+    for gname, (ny, nx) in GRIDS.items():
+        for dt in (torch.float32, torch.float64):
+            for cl in (False, True):
+                m = StokesSurrogate(SurrogateConfig(dtype=dt), aspect=4.0).to(dev, dt).eval()
+                x = torch.randn(1, 7, ny, nx, dtype=dt, device=dev)
+                if cl:
+                    m, x = m.to(memory_format=torch.channels_last), \
+                        x.contiguous(memory_format=torch.channels_last)
+                with torch.inference_mode():
+                    res[f"{gname}_{str(dt)[6:]}{'_cl' if cl else ''}_ms"] = \
+                        timed(lambda: m(x)) * 1e3
+            # training throughput, batch 16
+            m = StokesSurrogate(SurrogateConfig(dtype=dt), aspect=4.0).to(dev, dt)
+            opt = torch.optim.Adam(m.parameters(), 1e-3)
+            xb = torch.randn(16, 7, ny, nx, device=dev, dtype=dt)
+            ub = torch.randn(16, 1, ny, nx + 1, device=dev, dtype=dt)
+            vb = torch.randn(16, 1, ny + 1, nx, device=dev, dtype=dt)
+
+            def step():
+                opt.zero_grad()
+                up, vp = m(xb)
+                loss, _ = surrogate_loss(up, vp, ub, vb, 4.0 / nx, 1.0 / ny)
+                loss.backward()
+                opt.step()
+            res[f"{gname}_{str(dt)[6:]}_train_samples_per_s"] = 16 / timed(step, 5)
+            print({k: round(v, 2) for k, v in res.items() if k.startswith(gname)}, flush=True)
+    R["forward"] = res
+
+
+def model_file(tmp, gname, dtype):
+    ny, nx = GRIDS[gname]
+    m = StokesSurrogate(SurrogateConfig(dtype=getattr(torch, dtype)), aspect=4.0)
+    return save_model(f"{tmp}/{gname}-{dtype}.pt", m.state_dict(),
+                      model={"class": "StokesSurrogate", "config": {"dtype": dtype}},
+                      grid={"nx": nx, "ny": ny, "aspect": 4.0},
+                      normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
+                      scaling={"coefficients": [1.8, 0.43, -0.46], "headroom": 5})
+
+
+@section("provider")
+def provider():
+    import os
+    from pymantle.grid import Grid
+    from pymantle.physics import corner_viscosity, viscosity
+    from pymantle.providers import SurrogateProvider
+    res = {}
+    ph = {"q": 5.0, "gamma": 3e5, "beta": 10.0}
+    with tempfile.TemporaryDirectory() as tmp:
+        for gname, (ny, nx) in GRIDS.items():
+            g = Grid(nx=nx, ny=ny, aspect=4.0)
+            _, y = g.centres()
+            T = np.clip(0.5 + 0.1 * np.random.default_rng(0).standard_normal(g.shape), 0, 1)
+            eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
+            eta_n = corner_viscosity(eta_c)
+            for dtype in ("float32", "float64"):
+                path = model_file(tmp, gname, dtype)
+                for graph in ("0", "1"):
+                    os.environ["PYMANTLE_CUDA_GRAPH"] = graph
+                    p = SurrogateProvider(g, ph, str(path))
+                    for _ in range(3):
+                        p.velocities(0, T, eta_c, eta_n)
+                    n = 50
+                    t0 = time.perf_counter()
+                    for _ in range(n):
+                        u, v, _, _ = p.velocities(0, T, eta_c, eta_n)
+                    ms = (time.perf_counter() - t0) / n * 1e3
+                    key = f"{gname}_{dtype}_{'graph' if p._graph is not None else 'eager'}_ms"
+                    res[key] = ms
+                    div = (np.diff(u, axis=1) / g.dx + np.diff(v, axis=0) / g.dy)
+                    res[f"{gname}_{dtype}_max_div_rel"] = float(
+                        np.abs(div).max() / max(np.abs(u).max() / g.dx, 1e-300))
+                    print(key, round(ms, 3), flush=True)
+    R["provider"] = res
+
+
+@section("step")
+def step():
+    """The hybrid time step at the paper grid as the time loop runs it: viscosity, the
+    surrogate provider (float32, CUDA graph), time step, the Fortran energy step, T clip,
+    Nu and Vrms. Needs the kernels built on this machine (gpu_train_check.sh tries f2py)."""
+    import os
+    from pymantle.grid import Grid
+    from pymantle.physics import corner_viscosity, viscosity
+    from pymantle.providers import SurrogateProvider
+    os.environ["PYMANTLE_CUDA_GRAPH"] = "1"
+    res = {}
+    ny, nx = GRIDS["paper"]
+    g = Grid(nx=nx, ny=ny, aspect=4.0)
+    _, y = g.centres()
+    ph = {"q": 5.0, "gamma": 3e5, "beta": 10.0}
+    T = np.clip(0.5 + 0.05 * np.random.default_rng(0).standard_normal(g.shape), 0, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = SurrogateProvider(g, ph, str(model_file(tmp, "paper", "float32")))
+        res["graph"] = p._graph is not None
+        eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
+        for _ in range(5):
+            p.velocities(0, T, eta_c, None)
+        n = 100
+        t0 = time.perf_counter()
+        for _ in range(n):
+            u, v, _, _ = p.velocities(0, T, eta_c, None)
+        res["provider_ms"] = (time.perf_counter() - t0) / n * 1e3
+        try:
+            from pymantle import diagnostics
+            from pymantle.energy import EnergySolver
+        except ImportError as exc:
+            res["kernels"] = f"not built here ({exc})"
+            R["step"] = res
+            return
+        en = EnergySolver(g)
+        parts = {"viscosity": 0.0, "provider": 0.0, "energy": 0.0, "diagnostics": 0.0}
+        for k in range(n + 5):
+            t = [time.perf_counter()]
+            eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
+            eta_n = corner_viscosity(eta_c)
+            t.append(time.perf_counter())
+            u, v, _, _ = p.velocities(k, T, eta_c, eta_n)
+            t.append(time.perf_counter())
+            dt = en.time_step(u, v)
+            en.step(T, u, v, ph["q"], dt)
+            np.clip(T, 0.0, 2.0, out=T)
+            t.append(time.perf_counter())
+            diagnostics.compute(g, T, u, v, eta_c, eta_n)     # every step, as the loop does
+            t.append(time.perf_counter())
+            if k >= 5:
+                for key, a, b in zip(parts, t[:-1], t[1:]):
+                    parts[key] += (b - a) / n * 1e3
+        res.update({f"{k}_ms": val for k, val in parts.items()})
+        res["step_ms"] = sum(parts.values())
+        res["T_range"] = [float(T.min()), float(T.max())]
+        print(res, flush=True)
+    R["step"] = res
+
+
+@section("bicgstab")
+def bicgstab():
+    from pymantle.bicgstab_torch import bicgstab as solve, csr_tensor
+    z = np.load(Path(args.inputs) / "stokes_paper.npz")
+    res = {"unknowns": int(len(z["b"])), "nonzeros": int(len(z["values"])),
+           "direct_cpu_seconds_export": float(z["direct_seconds"])}
+    A = csr_tensor(z["indptr"], z["indices"], z["values"], device=dev)
+    b, x0, m, xr = (torch.as_tensor(z[k], device=dev) for k in ("b", "x0", "m_inv", "x_ref"))
+    res["x0_residual"] = float(torch.linalg.vector_norm(b - A @ x0) / torch.linalg.vector_norm(b))
+    solve(A, b, x0, m, rtol=0.0, max_it=50)                          # warm-up
+    for its in ((10, 20) if args.smoke else (100, 1000, 10000)):
+        x, n, r, t = solve(A, b, x0, m, rtol=1e-9, max_it=its)
+        err = float(torch.linalg.vector_norm(x - xr) / torch.linalg.vector_norm(xr))
+        res[f"max_it_{its}"] = {"iterations": n, "residual": r, "seconds": t,
+                                "error_vs_direct": err, "ms_per_iteration": t / max(n, 1) * 1e3}
+        print(its, res[f"max_it_{its}"], flush=True)
+        if r <= 1e-9:
+            break
+    R["bicgstab"] = res
+
+
+def cv_loss(model, ds, dtype):
+    """Loss (model.md Eq. 6-10) over the whole cv split of the pack."""
+    model.eval()
+    tot = 0.0
+    with torch.no_grad():
+        for s in range(0, len(ds), 16):
+            xs, us, vs = zip(*(ds[i] for i in range(s, min(s + 16, len(ds)))))
+            to = lambda t: torch.stack(t).to(dev, dtype)  # noqa: E731
+            x, u, v = to(xs), to(us).unsqueeze(1), to(vs).unsqueeze(1)
+            up, vp = model(x)
+            loss, _ = surrogate_loss(up, vp, u, v, ds.aspect / x.shape[-1], 1.0 / x.shape[-2])
+            tot += float(loss) * len(xs)
+    model.train()
+    return tot / len(ds)
+
+
+@section("train")
+def train():
+    from pymantle.ml.pack import PackDataset
+    from pymantle.ml.train import Trainer, TrainConfig
+    pack = str(Path(args.inputs) / "pack.npz")
+    cv = PackDataset(pack, "cv")
+    res = {}
+    for recipe in ("laptop", "paper"):
+        # checkpoints (with the optimizer state) stay on the machine; CSVs and the float32
+        # model come back
+        cfg = TrainConfig.from_recipe(pack, recipe, out=f"{tempfile.gettempdir()}/gpu-train-{recipe}",
+                                      **({"samples_per_epoch": 32, "val_samples": 16}
+                                         if args.smoke else {}))
+        tr = Trainer(cfg)
+        planned = cfg.epochs
+        t0 = time.perf_counter()
+        while tr.epoch < planned and time.perf_counter() - t0 < args.train_budget:
+            tr.cfg.epochs = tr.epoch + 1
+            tr.fit(progress=False)
+        wall = time.perf_counter() - t0
+        samples = sum(h["samples"] for h in tr.history)
+        res[recipe] = {"epochs_done": tr.epoch, "epochs_planned": planned, "seconds": wall,
+                       "samples_per_s": samples / wall, "dtype": cfg.dtype,
+                       "best_val_loss": tr.best, "final_cv_loss_full": cv_loss(tr.model, cv,
+                                                                             tr.dtype),
+                       "history": tr.history}
+        print(recipe, {k: v for k, v in res[recipe].items() if k != "history"}, flush=True)
+        import shutil
+        shutil.copy(Path(cfg.out) / "training.csv", out / f"gpu-{recipe}-training.csv")
+        if cfg.dtype == "float32":
+            shutil.copy(Path(cfg.out) / "model.pt", out / f"gpu-{recipe}-model.pt")
+        R["train"] = res
+        save()
+
+
+save()
+print(json.dumps({k: v for k, v in R.items() if not k.endswith("error")}, default=float)[:3000])
