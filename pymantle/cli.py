@@ -127,7 +127,7 @@ def _add_evaluate(sub):
                     "series, Pearson correlations of the final fields, Nu, Vrms and the "
                     "wall-clock speed-up (results.csv, results.md, PNGs).")
     p.add_argument("campaign", help="campaign directory")
-    p.add_argument("--model", help="surrogate model file")
+    p.add_argument("--model", help="surrogate model file (default: the one shipped for the grid)")
     p.add_argument("--providers", default="direct,skip,surrogate",
                    help="comma list of direct, skip, iterative, lagged, surrogate")
     p.add_argument("--split", default="test")
@@ -136,6 +136,9 @@ def _add_evaluate(sub):
     p.add_argument("--max-steps", type=int, default=10**6)
     p.add_argument("--skip", type=int, default=100, help="momentum-skip interval (study: 100)")
     p.add_argument("--out", default="evaluation")
+    p.add_argument("--stability", type=int, metavar="STEPS",
+                   help="instead: run the surrogate alone for STEPS steps on each simulation "
+                        "and compare its late mean T and Nu with the campaign's stored run")
 
 
 def _add_scenario(sub):
@@ -308,6 +311,12 @@ def cmd_pack(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
     sims = [int(s) for s in args.sims.split(",")] if args.sims else None
+    if args.stability:
+        from .evaluate import stability
+        rows = stability(args.campaign, args.model, args.stability, args.split, sims, args.out)
+        n = sum(r["status"] == "stable" for r in rows)
+        print(f"RESULT stable={n}/{len(rows)} steps={args.stability}; table: {args.out}/stability.md")
+        return 0
     res = evaluate(args.campaign, args.out, tuple(args.providers.split(",")), args.split, sims,
                    args.end_time, args.max_steps, args.model, args.skip)
     print(open(f"{args.out}/results.md").read(), end="")

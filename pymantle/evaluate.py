@@ -83,6 +83,21 @@ def compare(ref, ds, late: float = 0.5) -> dict:
             "status": str(ds.attrs.get("status", "?"))}
 
 
+def _finished_run(cfg: _config.Config) -> Path | None:
+    """The run file in cfg's output directory if it finished with exactly this namelist
+    (so rerunning `pymantle evaluate` with more providers reuses the runs it has)."""
+    import netCDF4
+    from .output import namelist_text
+    path = Path(cfg["output"]["directory"]) / "run.nc"
+    try:
+        with netCDF4.Dataset(path) as ds:
+            same = str(ds.namelist) == namelist_text(cfg)
+            ok = str(getattr(ds, "status", "")) in ("finished", "steady", "statistically steady")
+    except (OSError, AttributeError):
+        return None
+    return path if same and ok else None
+
+
 def campaign_specs(campaign_dir, split="test", sims=None) -> tuple[list[RunSpec], str]:
     """Run specs (parameters, seed) of a campaign's finished simulations, and its grid."""
     import json
@@ -111,10 +126,15 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
     bad = [p for p in providers if p not in PROVIDERS]
     if bad:
         raise ConfigError(f"--providers {','.join(bad)}: allowed {', '.join(PROVIDERS)}")
-    if "surrogate" in providers and not model:
-        raise ConfigError("--model: the surrogate needs a model file (pymantle train writes one)")
     if specs is None:
         specs, grid_preset = campaign_specs(campaign_dir, split, sims)
+    if "surrogate" in providers and not model:
+        from .grid import Grid
+        from .providers import shipped_model
+        model = shipped_model(Grid.from_preset(grid_preset))
+        if not model or not Path(model).is_file():
+            raise ConfigError("--model: no model is shipped for this grid; the surrogate needs "
+                              "a model file (pymantle train writes one)")
     base = base or _config.defaults()
     results = []
     for spec in specs:
@@ -124,6 +144,11 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
                                   snapshot_every, grid_preset)
             if modify is not None:
                 modify(cfg)
+            done = _finished_run(cfg)
+            if done is not None:               # the same run, finished by an earlier call
+                echo(f"evaluate: {spec.label} {prov}: reusing {done}")
+                runs[prov] = done
+                continue
             try:
                 res = Simulation(cfg, resume=False).run()
                 runs[prov] = res.run_file
@@ -148,6 +173,57 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
         ref.close()
     write_tables(results, out)
     return results
+
+
+def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
+              out="stability", late=0.2, echo=print) -> list[dict]:
+    """Run the surrogate alone for `steps` steps (no end time) from each chosen simulation's
+    hot start, and compare its late mean T and Nu_top (time means over the last `late`
+    fraction of the run) with the campaign's stored reference run over its own last `late`
+    fraction. Writes stability.csv and stability.md; returns the rows."""
+    from .campaign import Campaign
+    from .output import open_run
+    from .providers import shipped_model
+    from .simulation import BlowUp, Simulation
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs, preset = campaign_specs(campaign_dir, split, sims)
+    camp = Campaign(Path(campaign_dir), "", 0)
+    rows = []
+    for spec in specs:
+        cfg = provider_config(_config.defaults(), spec, "surrogate", out, 1e6, steps, model,
+                              100, 500, preset)
+        if not model:
+            cfg["stokes"]["model"] = shipped_model(cfg.grid())
+        row = {"sim": spec.sim, "Q": spec.Q, "gamma": spec.gamma, "beta": spec.beta}
+        try:
+            res = Simulation(cfg, resume=False).run()
+            row.update(status="stable", steps=res.steps, wall_time=res.wall_time)
+            run = res.run_file
+        except BlowUp as exc:
+            row.update(status=f"stopped: {exc}".split(";")[0], steps=None)
+            run = Path(cfg["output"]["directory"])
+        ref = open_run(camp.sim_dir(spec.sim) / "run.nc")
+        ds = open_run(run)
+
+        def late_mean(d, name):
+            v = d[name].values
+            return float(v[int(len(v) * (1 - late)):].mean())
+        row.update(t_end=float(ds["history_time"][-1]),
+                   T_mean=late_mean(ds, "T_mean"), T_mean_ref=late_mean(ref, "T_mean"),
+                   Nu_top=late_mean(ds, "Nu_top"), Nu_top_ref=late_mean(ref, "Nu_top"),
+                   t_end_ref=float(ref["history_time"][-1]))
+        row["steps"] = row["steps"] or int(ds.sizes["step"])
+        ds.close()
+        ref.close()
+        echo(f"stability: sim {spec.sim}: {row['status']}, {row['steps']} steps to t = "
+             f"{row['t_end']:.3g}; mean T {row['T_mean']:.4f} (reference {row['T_mean_ref']:.4f})"
+             f", Nu_top {row['Nu_top']:.3f} (reference {row['Nu_top_ref']:.3f})")
+        rows.append(row)
+    keys = ["sim", "Q", "gamma", "beta", "status", "steps", "t_end", "T_mean", "T_mean_ref",
+            "Nu_top", "Nu_top_ref", "t_end_ref", "wall_time"]
+    _write_table(rows, keys, out / "stability")
+    return rows
 
 
 SCENARIOS = {
@@ -195,14 +271,19 @@ def scenario(name, campaign_dir, model, out=None, sims=None, end_time=0.05, max_
 def write_tables(results, out: Path):
     keys = ["sim", "Q", "gamma", "beta", "provider", "status", "steps", "wall_time", "speedup",
             "profile_mae", "mean_T_mae", "corr_T", "corr_u", "corr_v", "Nu_top", "Vrms"]
-    with open(out / "results.csv", "w", newline="") as fh:
+    _write_table(results, keys, out / "results")
+
+
+def _write_table(rows, keys, stem: Path):
+    """stem.csv and stem.md (a Markdown table, 4 significant digits)."""
+    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
-        w.writerows(results)
+        w.writerows(rows)
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |" for r in results]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    lines += ["| " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |" for r in rows]
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
 def plot_comparison(runs: dict, path: Path, spec: RunSpec):

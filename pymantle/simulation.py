@@ -252,10 +252,12 @@ class Simulation:
                 self.energy.step(T, u, v, source, dt)
                 if self.clip_temperature:      # the hybrid rollout (model.md 7): T in [0, 2]
                     np.clip(T, 0.0, 2.0, out=T)
-                if not np.isfinite(T).all() or T.min() < T_FLOOR or T.max() > T_CEIL:
+                if not (np.isfinite(T).all() and np.isfinite(u).all() and np.isfinite(v).all()) \
+                        or T.min() < T_FLOOR or T.max() > T_CEIL:
                     self._checkpoint(ckpt, ds, T_good, u, v, p, n, t, hist, n_snap)
                     raise BlowUp(f"step {n}, t = {t:.6g}: temperature left [{T_FLOOR}, "
-                                 f"{T_CEIL}] (min {np.nanmin(T):.3g}, max {np.nanmax(T):.3g}); "
+                                 f"{T_CEIL}] or a field is not finite (T min "
+                                 f"{np.nanmin(T):.3g}, max {np.nanmax(T):.3g}); "
                                  f"last good state saved in {ckpt}")
                 t += dt
                 n += 1

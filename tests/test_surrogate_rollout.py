@@ -81,6 +81,24 @@ def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     assert 0 < by["surrogate"]["profile_mae"] < 1
     assert (tmp_path / "ev" / "results.csv").is_file() and (tmp_path / "ev" / "results.md").is_file()
     assert any(p.suffix == ".png" for p in (tmp_path / "ev").iterdir())
+    # a second call with one more provider reuses the finished runs, with the same numbers
+    said = []
+    again = evaluate(camp, tmp_path / "ev", ("direct", "skip", "surrogate"), "test",
+                     end_time=1.0, max_steps=12, model=str(tiny_model), skip=4,
+                     snapshot_every=3, echo=said.append)
+    assert len(said) == 3 and all("reusing" in m for m in said)
+    assert [r["mean_T_mae"] for r in again] == [r["mean_T_mae"] for r in res]
+
+
+def test_stability_runs_the_surrogate_alone_and_compares_late_means(tmp_path, tiny_model):
+    from pymantle.evaluate import stability
+    camp = tiny_model.parent.parent / "ci"
+    rows = stability(camp, str(tiny_model), steps=15, out=tmp_path / "st", echo=lambda m: None)
+    assert rows and all(r["status"] == "stable" and r["steps"] == 15 for r in rows)
+    for r in rows:
+        assert 0.0 <= r["T_mean"] <= 2.0 and 0.0 < r["T_mean_ref"] < 1.0
+        assert np.isfinite(r["Nu_top"]) and r["t_end"] > 0
+    assert "| sim |" in (tmp_path / "st" / "stability.md").read_text()
 
 
 @pytest.mark.parametrize("name", ["eba", "decay", "cold"])

