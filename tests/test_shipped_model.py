@@ -15,13 +15,18 @@ from pymantle.ml.checkpoint import load_model_file
 MODEL = Path(pymantle.__file__).resolve().parent / "models" / "laptop.pt"
 DATA = Path(__file__).parent / "data" / "laptop_test_snapshots.npz"
 LAPTOP = {"nx": 128, "ny": 32, "aspect": 4.0}
+# Measured at shipping (relative L2 error, correlation of u and v): sim 41 0.76 / 0.69,
+# sim 5 0.54 / 0.86. A model that predicts zero scores 1 / undefined, a random one ~0
+# correlation. (The shipped model is weak: docs/results.md.)
+MAX_REL_L2, MIN_CORR = 0.85, 0.6
 
 
 def test_shipped_model_carries_grid_normalisation_and_scaling():
     payload = load_model_file(MODEL, expect_grid=LAPTOP)     # weights_only + SHA-256
     assert payload["grid"] == LAPTOP
     assert payload["training"]["recipe"] == "laptop"
-    assert payload["training"]["epochs"] == 40
+    assert 1 <= payload["training"]["epochs"] <= 40             # the best epoch on the cv split
+    assert '"epochs": 40' in payload["training"]["config"]
     n = payload["normalisation"]                              # the laptop campaign's box
     assert 0.0 <= n["q"][0] < n["q"][1] <= 10.0
     assert 5.0 - 1e-9 <= n["log_gamma"][0] < n["log_gamma"][1] <= 6.0 + 1e-9
@@ -47,7 +52,6 @@ def test_shipped_model_predicts_the_solver_velocities_on_unseen_snapshots(k, one
                   / (np.sum(ur ** 2) + np.sum(vr ** 2)))
     corr = np.corrcoef(np.concatenate([u.ravel(), v.ravel()]),
                        np.concatenate([ur.ravel(), vr.ravel()]))[0, 1]
-    # measured when the model was shipped: see MEASURED below
     assert err < MAX_REL_L2, (int(sim), err)
     assert corr > MIN_CORR, (int(sim), corr)
 
