@@ -175,6 +175,11 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
     return results
 
 
+def _late_mean(v, late):
+    """Mean over the last `late` fraction of a time series."""
+    return float(v[int(len(v) * (1 - late)):].mean())
+
+
 def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
               out="stability", late=0.2, echo=print) -> list[dict]:
     """Run the surrogate alone for `steps` steps (no end time) from each chosen simulation's
@@ -205,13 +210,11 @@ def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
             run = Path(cfg["output"]["directory"])
         ref = open_run(camp.sim_dir(spec.sim) / "run.nc")
         ds = open_run(run)
-
-        def late_mean(d, name):
-            v = d[name].values
-            return float(v[int(len(v) * (1 - late)):].mean())
         row.update(t_end=float(ds["history_time"][-1]),
-                   T_mean=late_mean(ds, "T_mean"), T_mean_ref=late_mean(ref, "T_mean"),
-                   Nu_top=late_mean(ds, "Nu_top"), Nu_top_ref=late_mean(ref, "Nu_top"),
+                   T_mean=_late_mean(ds["T_mean"].values, late),
+                   T_mean_ref=_late_mean(ref["T_mean"].values, late),
+                   Nu_top=_late_mean(ds["Nu_top"].values, late),
+                   Nu_top_ref=_late_mean(ref["Nu_top"].values, late),
                    t_end_ref=float(ref["history_time"][-1]))
         row["steps"] = row["steps"] or int(ds.sizes["step"])
         ds.close()

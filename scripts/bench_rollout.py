@@ -13,10 +13,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from benchlib import append  # noqa: E402
+from benchlib import append, random_model_file  # noqa: E402
 from pymantle import config  # noqa: E402
-from pymantle.ml.checkpoint import save_model  # noqa: E402
-from pymantle.ml.models import StokesSurrogate, SurrogateConfig  # noqa: E402
 from pymantle.simulation import Simulation  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__)
@@ -33,16 +31,8 @@ with tempfile.TemporaryDirectory() as tmp:
                 "time.end_time=10.0", f"time.max_steps={steps}", "stokes.warmup_steps=0",
                 "initial.kind='conductive'", "initial.amplitude=0.05"]
         g = config.load(None, base).grid()
-        models = {}
-        for dt in ("float32", "float64"):
-            m = StokesSurrogate(SurrogateConfig(dtype=getattr(torch, dt)), aspect=4.0)
-            models[dt] = save_model(f"{tmp}/{preset}-{dt}.pt", m.state_dict(),
-                                    model={"class": "StokesSurrogate",
-                                           "config": {"dtype": dt}},
-                                    grid={"nx": g.nx, "ny": g.ny, "aspect": 4.0},
-                                    normalisation={"q": [0, 10], "log_gamma": [6, 10],
-                                                   "log_beta": [0, 2]},
-                                    scaling={"coefficients": [1.8, 0.43, -0.46], "headroom": 5})
+        models = {dt: random_model_file(f"{tmp}/{preset}-{dt}.pt", g.nx, g.ny, dt)
+                  for dt in ("float32", "float64")}
         runs = {"direct": [], "lagged": ["stokes.solver='lagged'"],
                 "iterative": ["stokes.solver='iterative'"], "skip-100": ["stokes.every=100"],
                 "surrogate-f32": ["stokes.solver='surrogate'", f"stokes.model='{models['float32']}'"],

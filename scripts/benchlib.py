@@ -45,3 +45,18 @@ def append(title: str, body: str, result: str) -> None:
         fh.write(text)
     print(body)
     print(result)
+
+
+def random_model_file(path, nx, ny, dtype="float32", aspect=4.0):
+    """A full-size surrogate with random weights as a model file, for timing (the cost of
+    the network does not depend on its weights); plausible normalisation and scaling."""
+    import torch
+    from pymantle.ml.checkpoint import save_model
+    from pymantle.ml.models import StokesSurrogate, SurrogateConfig
+    m = StokesSurrogate(SurrogateConfig(dtype=getattr(torch, dtype)), aspect=aspect)
+    return save_model(path, m.state_dict(),
+                      model={"class": "StokesSurrogate", "config": {"dtype": dtype}},
+                      grid={"nx": nx, "ny": ny, "aspect": aspect},
+                      normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
+                      scaling={"coefficients": [1.8, 0.43, -0.46], "headroom": 5})
+

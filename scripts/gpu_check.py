@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pymantle.ml.checkpoint import save_model  # noqa: E402
+from benchlib import random_model_file  # noqa: E402
 from pymantle.ml.losses import surrogate_loss  # noqa: E402
 from pymantle.ml.models import StokesSurrogate, SurrogateConfig  # noqa: E402
 
@@ -118,12 +118,17 @@ def forward():
 
 def model_file(tmp, gname, dtype):
     ny, nx = GRIDS[gname]
-    m = StokesSurrogate(SurrogateConfig(dtype=getattr(torch, dtype)), aspect=4.0)
-    return save_model(f"{tmp}/{gname}-{dtype}.pt", m.state_dict(),
-                      model={"class": "StokesSurrogate", "config": {"dtype": dtype}},
-                      grid={"nx": nx, "ny": ny, "aspect": 4.0},
-                      normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
-                      scaling={"coefficients": [1.8, 0.43, -0.46], "headroom": 5})
+    return random_model_file(f"{tmp}/{gname}-{dtype}.pt", nx, ny, dtype)
+
+
+def per_call_ms(p, T, eta_c, eta_n, n, warm):
+    """Mean wall time of the provider's velocities() over n calls after `warm` calls."""
+    for _ in range(warm):
+        p.velocities(0, T, eta_c, eta_n)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        out = p.velocities(0, T, eta_c, eta_n)
+    return (time.perf_counter() - t0) / n * 1e3, out
 
 
 @section("provider")
@@ -146,13 +151,7 @@ def provider():
                 for graph in ("0", "1"):
                     os.environ["PYMANTLE_CUDA_GRAPH"] = graph
                     p = SurrogateProvider(g, ph, str(path))
-                    for _ in range(3):
-                        p.velocities(0, T, eta_c, eta_n)
-                    n = 50
-                    t0 = time.perf_counter()
-                    for _ in range(n):
-                        u, v, _, _ = p.velocities(0, T, eta_c, eta_n)
-                    ms = (time.perf_counter() - t0) / n * 1e3
+                    ms, (u, v, _, _) = per_call_ms(p, T, eta_c, eta_n, 50, 3)
                     key = f"{gname}_{dtype}_{'graph' if p._graph is not None else 'eager'}_ms"
                     res[key] = ms
                     div = (np.diff(u, axis=1) / g.dx + np.diff(v, axis=0) / g.dy)
@@ -182,13 +181,8 @@ def step():
         p = SurrogateProvider(g, ph, str(model_file(tmp, "paper", "float32")))
         res["graph"] = p._graph is not None
         eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
-        for _ in range(5):
-            p.velocities(0, T, eta_c, None)
+        res["provider_ms"], _ = per_call_ms(p, T, eta_c, None, 100, 5)
         n = 100
-        t0 = time.perf_counter()
-        for _ in range(n):
-            u, v, _, _ = p.velocities(0, T, eta_c, None)
-        res["provider_ms"] = (time.perf_counter() - t0) / n * 1e3
         try:
             from pymantle import diagnostics
             from pymantle.energy import EnergySolver

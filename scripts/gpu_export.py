@@ -14,6 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
 
 from pymantle.campaign import Campaign, read_index  # noqa: E402
 from pymantle.energy import EnergySolver  # noqa: E402
@@ -71,7 +72,6 @@ def vec(u, v, p):
 
 
 x_ref, x0 = vec(ref.u, ref.v, ref.p), vec(prev.u, prev.v, prev.p)
-import scipy.sparse as sp  # noqa: E402
 A = sp.csr_matrix((vals, indices, indptr), shape=(op.nrows, op.nrows))
 res_ref = np.linalg.norm(b - A @ x_ref) / np.linalg.norm(b)
 # Jacobi: the velocity diagonal; on the pressure rows the inverse-viscosity Schur diagonal

@@ -15,13 +15,13 @@ so a snapshot costs 33 kB instead of the 115 kB of its network input and targets
 from __future__ import annotations
 
 import json
-import zipfile
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .data import ETA_CLIP, InputNormalisation, input_channels
+from .data import InputNormalisation, input_channels
 from .scaling import VelocityScaling
 
 FORMAT = "pymantle-training-pack-1"
@@ -47,10 +47,10 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
                later: int = 800, seed: int = 0, progress: bool = True) -> dict:
     """Pack the campaign's selected train and cv snapshots (n_train / n_cv > 0: a random
     subset of that many) into `path`, written atomically. Returns a summary dict."""
+    import f90nml
     import netCDF4
     from tqdm import tqdm
     from ..campaign import Campaign
-    import f90nml
     from .data import SnapshotDataset
     from .scaling import fit_from_campaign
     scaling = fit_from_campaign(campaign, "train")
@@ -82,8 +82,8 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
             psi = stream_from_u(us, dy).astype(np.float32)
             _, v_back = velocities_from_stream(psi.astype(float), dx, dy)
             worst_v = max(worst_v, float(np.abs(v_back - vs).max() / max(np.abs(vs).max(), 1e-30)))
-            leta = _log_viscosity(T, ny, physics[sim])
-            worst_eta = max(worst_eta, float(np.abs(leta - x[2]).max()))
+            rebuilt = pack_inputs(T.astype(float), physics[sim], aspect, train.normalisation)
+            worst_eta = max(worst_eta, float(np.abs(rebuilt[2] - x[2]).max()))
             for key, val in (("T", T), ("psi", psi), ("sim", sim), ("snap", snap),
                              ("split", split == "cv")):
                 out[key].append(val)
@@ -113,10 +113,13 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
             "bytes": path.stat().st_size, **meta["check"]}
 
 
-def _log_viscosity(T, ny, ph):
-    y = (np.arange(ny) + 0.5) / ny
-    eta = viscosity_for_pack(T.astype(float), y[:, None], ph)
-    return np.log10(np.clip(eta, *ETA_CLIP)) / 8.0
+def pack_inputs(T, ph, aspect, normalisation: InputNormalisation) -> np.ndarray:
+    """The (7, ny, nx) network input rebuilt from T and the simulation's parameters."""
+    from ..physics import viscosity
+    ny, nx = T.shape
+    x, y = np.meshgrid((np.arange(nx) + 0.5) * aspect / nx, (np.arange(ny) + 0.5) / ny)
+    eta = viscosity(T, y, ph["gamma"], ph["beta"], ph["eta_min"], ph["eta_max"])
+    return input_channels(T, eta, x, y, normalisation.params(ph["q"], ph["gamma"], ph["beta"]))
 
 
 def is_pack(path) -> bool:
@@ -156,23 +159,13 @@ class PackDataset:
     def __getitem__(self, k):
         import torch
         sim, _ = self.items[k]
-        ph = self.meta["physics"][str(sim)]
         T = self.T[k].astype(float)
         ny, nx = T.shape
-        dx, dy = self.aspect / nx, 1.0 / ny
-        xc, yc = (np.arange(nx) + 0.5) * dx, (np.arange(ny) + 0.5) * dy
-        x, y = np.meshgrid(xc, yc)
-        eta = viscosity_for_pack(T, y, ph)
-        inp = input_channels(T, eta, x, y, self.normalisation.params(ph["q"], ph["gamma"],
-                                                                       ph["beta"]))
-        u, v = velocities_from_stream(self.psi[k].astype(float), dx, dy)
+        inp = pack_inputs(T, self.meta["physics"][str(sim)], self.aspect, self.normalisation)
+        u, v = velocities_from_stream(self.psi[k].astype(float), self.aspect / nx, 1.0 / ny)
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=self.dtype))  # noqa: E731
         return to(inp), to(u), to(v)
 
     def close(self):
         pass
 
-
-def viscosity_for_pack(T, y, ph):
-    from ..physics import viscosity
-    return viscosity(T, y, ph["gamma"], ph["beta"], ph["eta_min"], ph["eta_max"])
