@@ -98,6 +98,10 @@ def _add_train(sub):
     p.add_argument("--no-range-weighting", action="store_true")
     p.add_argument("--no-derivative", action="store_true")
     p.add_argument("--mass", choices=("boundary", "all", "none"))
+    p.add_argument("--network", default="surrogate",
+                   choices=("surrogate", "unet1", "unet2", "unet3", "unet4"),
+                   help="the Stokes surrogate (default) or a whole-step U-net baseline "
+                        "(model.md section 7; --width overrides the variant's base width)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
 
@@ -114,6 +118,8 @@ def _add_pack(sub):
     p.add_argument("out", help="output .npz file")
     p.add_argument("--train", type=int, default=0, help="random subset size (0: all selected)")
     p.add_argument("--cv", type=int, default=0, help="random subset size (0: all selected)")
+    p.add_argument("--sims", help="comma list: only these simulations, all their selected "
+                                  "snapshots (whole runs, for the U-nets' consecutive pairs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
 
@@ -139,6 +145,11 @@ def _add_evaluate(sub):
     p.add_argument("--stability", type=int, metavar="STEPS",
                    help="instead: run the surrogate alone for STEPS steps on each simulation "
                         "and compare its late mean T and Nu with the campaign's stored run")
+    p.add_argument("--unet", metavar="MODEL[,MODEL...]",
+                   help="instead: roll these U-net baselines (pymantle train --network unetN) "
+                        "out from each simulation's first snapshot and compare every snapshot "
+                        "step with the stored run (unet.csv, unet.md, unet_errors.png)")
+    p.add_argument("--unet-steps", type=int, help="at most this many snapshot steps")
 
 
 def _add_scenario(sub):
@@ -273,15 +284,20 @@ def cmd_campaign(args) -> int:
 
 def cmd_train(args) -> int:
     from .ml.train import Trainer, TrainConfig
+    if args.network != "surrogate" and (args.layers or args.output):
+        print(f"pymantle train: --layers/--output apply to the surrogate, not {args.network}",
+              file=sys.stderr)
+        return 2
+    layers_key = "convs_per_level" if args.network != "surrogate" else "layers_per_level"
     model = {k: v for k, v in (("width", args.width), ("levels", args.levels),
-                               ("layers_per_level", args.layers), ("padding", args.padding),
+                               (layers_key, args.layers), ("padding", args.padding),
                                ("output", args.output)) if v is not None}
     mass = None if args.mass == "none" else args.mass
     cfg = TrainConfig.from_recipe(
         args.campaign, args.recipe, out=args.out, epochs=args.epochs,
         samples_per_epoch=args.samples_per_epoch, dtype=args.dtype, seed=args.seed,
         range_weighting=not args.no_range_weighting, derivative=not args.no_derivative,
-        model=model, **({"mass": mass} if args.mass else {}))
+        model=model, network=args.network, **({"mass": mass} if args.mass else {}))
     if args.output == "soft" and not args.mass:
         cfg.mass = "all"
     tr = Trainer(cfg)
@@ -300,8 +316,9 @@ def cmd_pack(args) -> int:
     if not args.out.endswith(".npz"):
         print(f"pymantle: error: pack out = {args.out!r}: must end in .npz", file=sys.stderr)
         return 2
+    sims = [int(s) for s in args.sims.split(",")] if args.sims else None
     r = write_pack(args.campaign, args.out, n_train=args.train, n_cv=args.cv, seed=args.seed,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, sims=sims)
     print(f"{r['path']}: {r['train']} train + {r['cv']} cv snapshots, "
           f"{r['bytes'] / 2**20:.1f} MiB; rebuild check: v {r['v_rel']:.1e} relative, "
           f"log10 eta {r['log_eta']:.1e}")
@@ -316,6 +333,14 @@ def cmd_evaluate(args) -> int:
         rows = stability(args.campaign, args.model, args.stability, args.split, sims, args.out)
         n = sum(r["status"] == "stable" for r in rows)
         print(f"RESULT stable={n}/{len(rows)} steps={args.stability}; table: {args.out}/stability.md")
+        return 0
+    if args.unet:
+        from .ml.unet_rollout import evaluate_unets
+        rows = evaluate_unets(args.campaign, args.unet.split(","), args.split, sims, args.out,
+                              args.unet_steps)
+        div = sorted(r["diverged_at"] for r in rows if r["diverged_at"] != "")
+        print(f"RESULT rollouts={len(rows)} diverged={len(div)} median_diverged_at="
+              f"{div[len(div) // 2] if div else 'none'}; table: {args.out}/unet.md")
         return 0
     res = evaluate(args.campaign, args.out, tuple(args.providers.split(",")), args.split, sims,
                    args.end_time, args.max_steps, args.model, args.skip)

@@ -147,6 +147,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "petsc_options": Field(str, "", None, "PETSc options, e.g. '-stokes_ksp_monitor'",
                                "extra PETSc options (prefix stokes_) passed through"),
         "model": Field(str, "", None, "a model file", "surrogate model file (default: shipped)"),
+        "autocast": Field(str, "none", _choice("none", "bfloat16", "float16"),
+                          "one of none, bfloat16, float16",
+                          "GPU only: run the surrogate's convolutions in this mixed "
+                          "precision (the stream function's curl stays in the model's "
+                          "precision, so the velocities stay divergence-free)"),
         "warmup_steps": Field(int, 2, _range(0, 10**6), "0..1e6",
                               "steps solved by the direct solver before the surrogate takes over"),
     },

@@ -92,7 +92,7 @@ class SurrogateProvider(VelocityProvider):
 
     name = "surrogate"
 
-    def __init__(self, grid: Grid, physics: dict, model_path: str):
+    def __init__(self, grid: Grid, physics: dict, model_path: str, autocast: str = "none"):
         import numpy as np
         import torch
         from .ml.checkpoint import ModelFileError, load_model_file
@@ -104,6 +104,10 @@ class SurrogateProvider(VelocityProvider):
                                                                "aspect": grid.aspect})
         except ModelFileError as exc:
             raise ConfigError(f"&stokes model: {exc}") from None
+        if payload["model"].get("class", "StokesSurrogate") != "StokesSurrogate":
+            raise ConfigError(f"&stokes model: {model_path} holds a {payload['model']['class']} "
+                              "(a whole-step U-net baseline), not a Stokes surrogate; "
+                              "roll U-nets out with `pymantle evaluate --unet`")
         mc = dict(payload["model"]["config"])
         self.dtype = getattr(torch, str(mc.get("dtype", "float64")))
         mc["dtype"] = self.dtype
@@ -135,6 +139,8 @@ class SurrogateProvider(VelocityProvider):
         self.u, self.v = flat[:nu].reshape(grid.u_shape), flat[nu:].reshape(grid.v_shape)
         self._u_t, self._v_t = self._host[:nu].view(grid.u_shape), self._host[nu:].view(grid.v_shape)
         self._graph = None
+        # Mixed precision (GPU only; on the CPU the model's dtype is used as is)
+        self.autocast = getattr(torch, autocast) if cuda and autocast != "none" else None
         if cuda:
             self._setup_device_inputs()
             if os.environ.get("PYMANTLE_CUDA_GRAPH", "1") != "0":
@@ -176,7 +182,13 @@ class SurrogateProvider(VelocityProvider):
         x = self._in_dev
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        u, v = self.model(x)
+        if self.autocast is None:
+            u, v = self.model(x)
+        else:
+            # cache off: autocast's weight-cast cache does not survive CUDA graph capture
+            with torch.autocast("cuda", dtype=self.autocast, cache_enabled=False):
+                h = self.model.features(x)
+            u, v = self.model.velocities_from_features(h.to(self.dtype), *x.shape[-2:])
         return torch.cat([u.reshape(-1), v.reshape(-1)]).mul_(self.scale).to(torch.float64)
 
     def _capture(self):
@@ -270,7 +282,7 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
         if not Path(path).is_file():
             raise ConfigError(f"&stokes model = {path!r}: file not found (no trained model "
                               "is shipped yet: train one with `pymantle train`)")
-        surrogate = SurrogateProvider(grid, cfg["physics"], path)
+        surrogate = SurrogateProvider(grid, cfg["physics"], path, st["autocast"])
         if st["warmup_steps"] == 0:
             return surrogate
         direct = StokesProvider(grid, cfg["physics"]["ra"], "direct", comm=comm,

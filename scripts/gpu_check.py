@@ -12,6 +12,14 @@ the Fortran kernels are needed. Sections, each timed and each allowed to fail al
   bicgstab  torch BiCGStab (Jacobi, under-relaxation 0.99) on the paper-grid Stokes matrix
   train     the laptop recipe (float32, 40 x 1,024 samples) and the study's recipe (float64,
             every snapshot each epoch) on the pack, by the project's Trainer, within a budget
+  precision the provider with &stokes autocast = none / bfloat16 / float16 (CUDA graph):
+            time per call and the velocity difference against no autocast (shipped laptop
+            model on a campaign field; random weights at the paper grid)
+  parallel  the ablation variants (pymantle.ml.ablation) and the four U-net baselines, each
+            trained by the Trainer in its own process at once on the one GPU (the laptop
+            grid leaves it launch-bound, so processes overlap), a short common recipe
+            (--epochs x 1,024 samples); then the ablation report and the U-nets' rollouts on
+            the campaign's test runs (inputs .gpu/test_runs.npz)
 
 Writes OUT/gpu_results.json and the trainings' CSV files and float32 model.
 Usage: python scripts/gpu_check.py [--out DIR] [--train-budget 150]"""
@@ -37,9 +45,30 @@ ap.add_argument("--inputs", default=".gpu")
 ap.add_argument("--train-budget", type=float, default=150.0, help="seconds per training")
 ap.add_argument("--sections", default="forward,provider,step,bicgstab,train")
 ap.add_argument("--smoke", action="store_true", help="tiny sizes, any device: checks the script")
+ap.add_argument("--epochs", type=int, default=12, help="parallel section: epochs per model")
+ap.add_argument("--worker", help=argparse.SUPPRESS)     # ablate:NAME or unet:NAME (internal)
 args = ap.parse_args()
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
+PAR_DIR = Path(tempfile.gettempdir()) / "gpu-parallel"
+PAR_RECIPE = dict(epochs=args.epochs, samples_per_epoch=1024,
+                  milestones=tuple(round(args.epochs * f) for f in (0.5, 0.75, 0.9)))
+if args.smoke:
+    PAR_RECIPE.update(epochs=1, samples_per_epoch=32, milestones=(1,))
+if args.worker:                     # one training of the parallel section, then exit
+    kind, name = args.worker.split(":")
+    pack = str(Path(args.inputs) / "pack.npz")
+    if kind == "ablate":
+        from pymantle.ml.ablation import variant_trainer
+        tr = variant_trainer(pack, name, PAR_DIR / "ablation", **PAR_RECIPE)
+    else:
+        from pymantle.ml.train import Trainer, TrainConfig
+        tr = Trainer(TrainConfig.from_recipe(pack, "laptop", out=str(PAR_DIR / "unet" / name),
+                                             network=name, **PAR_RECIPE))
+        tr.resume()
+    tr.fit(progress=False, budget_s=args.train_budget)
+    print(f"{args.worker}: {tr.epoch} epochs, best cv loss {tr.best:.4g}", flush=True)
+    sys.exit(0)
 dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 R = {"device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
      "torch": torch.__version__, "cuda": torch.version.cuda}
@@ -285,6 +314,135 @@ def train():
             shutil.copy(Path(cfg.out) / "model.pt", out / f"gpu-{recipe}-model.pt")
         R["train"] = res
         save()
+
+
+@section("precision")
+def precision():
+    import os
+    from pymantle.grid import Grid
+    from pymantle.ml.pack import PackDataset
+    from pymantle.physics import corner_viscosity, viscosity
+    from pymantle.providers import SurrogateProvider
+    os.environ["PYMANTLE_CUDA_GRAPH"] = "1"
+    res = {}
+    cv = PackDataset(Path(args.inputs) / "pack.npz", "cv")
+    sim, _ = cv.items[len(cv) // 2]
+    ph = cv.meta["physics"][str(sim)]
+    T0 = cv.T[len(cv) // 2].astype(float)
+    shipped = Path(__file__).resolve().parent.parent / "pymantle" / "models" / "laptop.pt"
+    with tempfile.TemporaryDirectory() as tmp:
+        for gname, (ny, nx) in GRIDS.items():
+            g = Grid(nx=nx, ny=ny, aspect=4.0)
+            _, y = g.centres()
+            zy = (np.arange(ny) + 0.5) / ny * T0.shape[0] - 0.5      # the campaign field,
+            zx = (np.arange(nx) + 0.5) / nx * T0.shape[1] - 0.5      # resampled to this grid
+            from scipy.ndimage import map_coordinates
+            T = map_coordinates(T0, np.meshgrid(zy, zx, indexing="ij"), order=1, mode="nearest")
+            eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
+            eta_n = corner_viscosity(eta_c)
+            path = shipped if (gname == "laptop" and not args.smoke) else \
+                model_file(tmp, gname, "float32")
+            ref = None
+            for ac in ("none", "bfloat16", "float16"):
+                p = SurrogateProvider(g, ph, str(path), ac)
+                ms, (u, v, _, _) = per_call_ms(p, T, eta_c, eta_n, 100, 3)
+                key = f"{gname}_{ac}"
+                res[f"{key}_ms"] = ms
+                res[f"{key}_graph"] = p._graph is not None
+                if ref is None:
+                    ref = (u.copy(), v.copy())
+                err = np.sqrt((np.sum((u - ref[0]) ** 2) + np.sum((v - ref[1]) ** 2))
+                              / (np.sum(ref[0] ** 2) + np.sum(ref[1] ** 2)))
+                div = (np.diff(u, axis=1) / g.dx + np.diff(v, axis=0) / g.dy)
+                res[f"{key}_rel_l2_vs_none"] = float(err)
+                res[f"{key}_max_div_rel"] = float(np.abs(div).max()
+                                                  / max(np.abs(u).max() / g.dx, 1e-300))
+                print(key, {k: v for k, v in res.items() if k.startswith(key)}, flush=True)
+            res[f"{gname}_model"] = "shipped laptop.pt" if path == shipped else "random weights"
+    R["precision"] = res
+
+
+def _workers():
+    from pymantle.ml.ablation import VARIANTS
+    names = [f"ablate:{v}" for v in VARIANTS] + [f"unet:unet{k}" for k in (1, 2, 3, 4)]
+    return names[:1] + names[-1:] if args.smoke else names
+
+
+def _history(worker):
+    kind, name = worker.split(":")
+    f = PAR_DIR / ("ablation" if kind == "ablate" else "unet") / name / "training.csv"
+    if not f.is_file():
+        return []
+    import csv
+    return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(f))]
+
+
+@section("parallel")
+def parallel():
+    import os
+    import shutil
+    import subprocess
+    shutil.rmtree(PAR_DIR, ignore_errors=True)
+    PAR_DIR.mkdir(parents=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    procs = {}
+    t0 = time.perf_counter()
+    for w in _workers():
+        log = open(PAR_DIR / f"{w.replace(':', '-')}.log", "w")
+        cmd = [sys.executable, __file__, "--worker", w, "--inputs", args.inputs,
+               "--train-budget", str(args.train_budget), "--epochs", str(args.epochs),
+               "--out", str(PAR_DIR)] + (["--smoke"] if args.smoke else [])
+        procs[w] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log)
+    deadline = t0 + args.train_budget + 240          # budget + start-up + the last epoch
+    for w, (p, log) in procs.items():
+        try:
+            p.wait(timeout=max(deadline - time.perf_counter(), 1))
+        except subprocess.TimeoutExpired:
+            p.kill()
+        log.close()
+    R["parallel_seconds_training"] = time.perf_counter() - t0
+    tails = {w: (PAR_DIR / f"{w.replace(':', '-')}.log").read_text()[-600:] for w in procs}
+    R["parallel_logs"] = tails
+    print(json.dumps(tails, indent=1)[:4000], flush=True)
+    done = {w: json.loads(json.dumps(_history(w))) for w in procs}
+    R["parallel_training"] = {w: {"epochs": len(h), "seconds": sum(r["seconds"] for r in h),
+                                  "samples": sum(r["samples"] for r in h),
+                                  "best_val_loss": min((r["val_loss"] for r in h), default=None),
+                                  "history": h} for w, h in done.items()}
+    save()
+    # the ablation report (trains nothing more: budget 0)
+    from pymantle.ml.ablation import ablate
+    names = [w.split(":")[1] for w in procs if w.startswith("ablate:") and done[w]]
+    if names:
+        rows = ablate(str(Path(args.inputs) / "pack.npz"), PAR_DIR / "ablation", variants=names,
+                      progress=False, budget_s=0, **PAR_RECIPE)
+        R["ablation"] = rows
+        for f in ("ablation.md", "ablation.png"):
+            shutil.copy(PAR_DIR / "ablation" / f, out / f)
+        save()
+    # the U-nets' rollouts on the test runs
+    from pymantle.ml.checkpoint import load_model_file
+    from pymantle.ml.unet_rollout import UNetStepper, plot_errors, rollout, summary_row
+    z = np.load(Path(args.inputs) / "test_runs.npz")
+    meta = json.loads(str(z["meta"]))
+    rows, curves = [], {}
+    for w in procs:
+        mpath = PAR_DIR / "unet" / w.split(":")[1] / "model.pt"
+        if not w.startswith("unet:") or not mpath.is_file():
+            continue
+        payload = load_model_file(mpath)
+        if mpath.stat().st_size < 15 * 2**20:
+            shutil.copy(mpath, out / f"{w.split(':')[1]}.pt")
+        for sim, m in meta.items():
+            T_ref = z[f"T_{sim}"]
+            st = UNetStepper(payload, m["physics"], m["aspect"], T_ref.shape[2], T_ref.shape[1])
+            r = rollout(st, T_ref, z[f"u_{sim}"], z[f"v_{sim}"])
+            rows.append(summary_row(st.variant, int(sim), r))
+            curves[(st.variant, int(sim))] = r["T_rms_error"]
+            print(rows[-1], flush=True)
+    R["unet_rollouts"] = rows
+    if curves:
+        plot_errors(curves, out / "unet_errors.png")
 
 
 save()

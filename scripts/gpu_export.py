@@ -3,8 +3,11 @@
 tool carries it): a training pack of the laptop campaign (pymantle pack) and one Stokes
 system at the paper grid (126x504) from a campaign temperature field interpolated onto it,
 with the previous step's solution (the warm start) and the direct (MUMPS) solution, to time
-a GPU BiCGStab on the very matrix the CPU solvers solve.
-Usage: python scripts/gpu_export.py CAMPAIGN [--sim N]"""
+a GPU BiCGStab on the very matrix the CPU solvers solve; and the test runs' first snapshots
+(T of every snapshot up to --test-snapshots, u and v of the first, the parameters) for the
+U-net rollouts on the GPU.
+Usage: python scripts/gpu_export.py CAMPAIGN [--sim N] [--what pack,stokes,test-runs]"""
+import json
 import argparse
 import os
 import subprocess
@@ -27,14 +30,34 @@ ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("campaign")
 ap.add_argument("--sim", type=int, help="simulation (default: the test run of largest gamma)")
 ap.add_argument("--out", default=".gpu")
+ap.add_argument("--what", default="pack,stokes,test-runs")
+ap.add_argument("--test-snapshots", type=int, default=41)
 args = ap.parse_args()
 out = Path(args.out)
 out.mkdir(exist_ok=True)
-if not (out / "pack.npz").exists():
+what = args.what.split(",")
+if "test-runs" in what:
+    import netCDF4
+    from pymantle.ml.unet_rollout import physics_of
+    arrays, meta = {}, {}
+    camp = Campaign(Path(args.campaign), "", 0)
+    for r in read_index(args.campaign):
+        if r["split"] != "test" or r["n_snapshots"] < 2:
+            continue
+        with netCDF4.Dataset(camp.sim_dir(r["sim"]) / "run.nc") as nc:
+            arrays[f"T_{r['sim']}"] = np.asarray(nc["T"][:args.test_snapshots], np.float32)
+            arrays[f"u_{r['sim']}"] = np.asarray(nc["u"][0], float)
+            arrays[f"v_{r['sim']}"] = np.asarray(nc["v"][0], float)
+            meta[r["sim"]] = {"physics": physics_of(nc), "aspect": float(nc.aspect)}
+    np.savez_compressed(out / "test_runs.npz", meta=np.array(json.dumps(meta)), **arrays)
+    print(f"wrote {out / 'test_runs.npz'}: {len(meta)} test runs")
+if "pack" in what and not (out / "pack.npz").exists():
     subprocess.run([sys.executable, "-m", "pymantle.cli", "pack", args.campaign,
                     str(out / "pack.npz"), "--train", "1000", "--cv", "200", "--no-progress"],
                    check=True)
 
+if "stokes" not in what:
+    sys.exit(0)
 rows = [r for r in read_index(args.campaign) if r["split"] == "test"]
 row = next(r for r in rows if r["sim"] == args.sim) if args.sim is not None else \
     max(rows, key=lambda r: r["gamma"])

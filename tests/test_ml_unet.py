@@ -149,3 +149,85 @@ def test_tiny_unet_overfits_two_pairs(campaign_dir, with_tricks):
             break
     assert losses[-1] < losses[0] / 10, (losses[0], min(losses))
     assert set(parts) >= {"T_mae", "uv", "total"}
+
+
+def _unet_trainer(campaign, out, network="unet3", epochs=2):
+    from pymantle.ml.train import Trainer, TrainConfig
+    cfg = TrainConfig.from_recipe(campaign, "laptop", out=str(out), epochs=epochs,
+                                  samples_per_epoch=16, val_samples=8, network=network,
+                                  model={"width": 4, "levels": 2})
+    return Trainer(cfg)
+
+
+def test_trainer_trains_a_unet_and_its_model_file_rolls_out(campaign_dir, tmp_path):
+    from pymantle.ml.unet_rollout import DIVERGED_RMS, UNetStepper, physics_of, rollout
+    tr = _unet_trainer(campaign_dir, tmp_path / "u")
+    hist = tr.fit(progress=False)
+    assert len(hist) == 2 and all(np.isfinite(h["val_loss"]) for h in hist)
+    # exact resume: a fresh trainer continues from the checkpoint to the same weights
+    tr2 = _unet_trainer(campaign_dir, tmp_path / "u", epochs=3)
+    assert tr2.resume() and tr2.epoch == 2
+    tr.cfg.epochs = 3
+    tr.fit(progress=False)
+    tr2.fit(progress=False)
+    for a, b in zip(tr.model.state_dict().values(), tr2.model.state_dict().values()):
+        assert torch.equal(a, b)
+    # the model file: a U-net, refused by the Stokes provider, used by the stepper
+    camp = Campaign(campaign_dir, "", 0)
+    sim = [r["sim"] for r in read_index(campaign_dir) if r["split"] == "test"][0]
+    with netCDF4.Dataset(camp.sim_dir(sim) / "run.nc") as nc:
+        T_ref = np.asarray(nc["T"][:], float)
+        u0, v0 = np.asarray(nc["u"][0], float), np.asarray(nc["v"][0], float)
+        ny, nx = T_ref.shape[1:]
+        st = UNetStepper(tr.out / "model.pt", physics_of(nc), float(nc.aspect), nx, ny)
+    assert st.variant == "unet3"
+    r = rollout(st, T_ref, u0, v0)
+    assert r["steps"] == len(T_ref) - 1 == len(r["T_rms_error"])
+    # the first step's error is what the network's T output gives, recomputed here
+    T1, _, _ = st.step(T_ref[0], u0, v0)
+    assert r["T_rms_error"][0] == pytest.approx(np.sqrt(np.mean((T1 - T_ref[1]) ** 2)), rel=1e-12)
+    assert 0.0 <= T1.min() and T1.max() <= 2.0
+    div = r["diverged_at"]
+    assert div is None or r["T_rms_error"][div - 1] > DIVERGED_RMS
+
+
+def test_surrogate_provider_refuses_a_unet_model_file(campaign_dir, tmp_path, cfg_factory):
+    from pymantle.config import ConfigError
+    from pymantle.grid import Grid
+    from pymantle.providers import SurrogateProvider
+    tr = _unet_trainer(campaign_dir, tmp_path / "u", network="unet1", epochs=1)
+    tr.fit(progress=False)
+    grid = Grid(tr.nx, tr.ny, tr.aspect)
+    with pytest.raises(ConfigError, match="U-net"):
+        SurrogateProvider(grid, {"q": 1.0, "gamma": 10.0, "beta": 10.0}, str(tr.out / "model.pt"))
+
+
+def test_pack_step_pairs_equal_the_campaign_pairs(campaign_dir, tmp_path):
+    from pymantle.ml.pack import PackStepDataset, write_pack
+    from pymantle.ml.scaling import fit_from_campaign
+    pack = tmp_path / "p.npz"
+    write_pack(campaign_dir, pack, progress=False)
+    a = PackStepDataset(pack, "train")
+    b = StepPairDataset(campaign_dir, "train", scaling=fit_from_campaign(campaign_dir, "train"))
+    # the ci runs hold fewer than the 200 + 800 selected snapshots: every pair is packed
+    assert sorted(a.pair_items) == sorted(b.items) and len(a) > 0
+    where = {item: i for i, item in enumerate(b.items)}
+    for i in (0, len(a) - 1):
+        j = where[a.pair_items[i]]
+        for x, y in zip(a[i], b[j]):
+            # float32 storage of T and of the stream function
+            assert torch.allclose(x, y, rtol=1e-5, atol=1e-5 * float(y.abs().max()))
+    b.close()
+
+
+def test_evaluate_unet_cli_on_the_ci_campaign(campaign_dir, tmp_path):
+    from pymantle.cli import main
+    tr = _unet_trainer(campaign_dir, tmp_path / "u", network="unet1", epochs=1)
+    tr.fit(progress=False)
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(campaign_dir), "--unet", str(tr.out / "model.pt"),
+                 "--unet-steps", "3", "--out", str(out)]) == 0
+    import csv
+    rows = list(csv.DictReader(open(out / "unet.csv")))
+    assert rows and all(r["model"] == "unet1" and int(r["snapshot_steps"]) <= 3 for r in rows)
+    assert (out / "unet_errors.png").stat().st_size > 1000

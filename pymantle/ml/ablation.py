@@ -49,9 +49,27 @@ def side_errors(trainer, max_samples=64) -> dict:
     return {s: float(np.mean(v)) for s, v in acc.items()}
 
 
-def ablate(campaign, out="ablation", recipe="laptop", variants=None, epochs=None,
-           samples_per_epoch=None, model_overrides=None, progress=True, echo=print) -> list[dict]:
+def variant_trainer(campaign, name, out="ablation", recipe="laptop", epochs=None,
+                    samples_per_epoch=None, model_overrides=None, milestones=None):
+    """The Trainer of one variant (resumed from OUT/NAME/checkpoint.pt if there)."""
     from .train import Trainer, TrainConfig
+    v = VARIANTS[name]
+    model = {**(model_overrides or {}), **v.get("model", {})}
+    kw = {k: val for k, val in v.items() if k != "model"}
+    cfg = TrainConfig.from_recipe(campaign, recipe, out=str(Path(out) / name), epochs=epochs,
+                                  samples_per_epoch=samples_per_epoch, model=model,
+                                  milestones=milestones, **kw)
+    tr = Trainer(cfg)
+    tr.resume()
+    return tr
+
+
+def ablate(campaign, out="ablation", recipe="laptop", variants=None, epochs=None,
+           samples_per_epoch=None, model_overrides=None, progress=True, echo=print,
+           milestones=None, budget_s=None) -> list[dict]:
+    """Train (or resume) every variant, then report. Variants may also be trained apart
+    (`variant_trainer(...).fit()`, e.g. one process each on a GPU) and reported here with
+    budget_s=0, which trains nothing more."""
     out = Path(out)
     names = variants or list(VARIANTS)
     bad = [n for n in names if n not in VARIANTS]
@@ -60,17 +78,13 @@ def ablate(campaign, out="ablation", recipe="laptop", variants=None, epochs=None
         raise ConfigError(f"--variants {','.join(bad)}: allowed {', '.join(VARIANTS)}")
     rows = []
     for name in names:
-        v = VARIANTS[name]
-        model = {**(model_overrides or {}), **v.get("model", {})}
-        kw = {k: val for k, val in v.items() if k != "model"}
-        cfg = TrainConfig.from_recipe(campaign, recipe, out=str(out / name), epochs=epochs,
-                                      samples_per_epoch=samples_per_epoch, model=model, **kw)
-        tr = Trainer(cfg)
-        tr.resume()
-        hist = tr.fit(progress=progress)
+        tr = variant_trainer(campaign, name, out, recipe, epochs, samples_per_epoch,
+                             model_overrides, milestones)
+        hist = tr.fit(progress=progress, budget_s=budget_s)
         err = side_errors(tr)
         from .models import count_parameters
         rows.append({"variant": name, "parameters": count_parameters(tr.model),
+                     "epochs": tr.epoch,
                      "val_loss": hist[-1]["val_loss"] if hist else float("nan"), **err})
         echo(f"ablation {name}: val loss {rows[-1]['val_loss']:.4g}, interior MAE "
              f"{err['interior']:.3g}")

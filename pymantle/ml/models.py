@@ -120,9 +120,11 @@ class StokesSurrogate(nn.Module):
     def forward(self, x):
         """(u, v): u (B, 1, ny, nx+1) on the vertical faces, v (B, 1, ny+1, nx) on the
         horizontal faces, both in units of the velocity scale s."""
-        ny, nx = x.shape[-2:]
+        return self.velocities_from_features(self.features(x), *x.shape[-2:])
+
+    def velocities_from_features(self, h, ny: int, nx: int):
+        """The second half of `forward`: head output (B, n_out, ny, nx) -> (u, v)."""
         dx, dy = self.aspect / nx, 1.0 / ny
-        h = self.features(x)
         out = self.config.output
         if out == "soft":
             # Direct prediction at the centres, averaged to the faces; the walls get zero

@@ -44,9 +44,11 @@ def velocities_from_stream(psi: np.ndarray, dx: float, dy: float):
 
 
 def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200,
-               later: int = 800, seed: int = 0, progress: bool = True) -> dict:
+               later: int = 800, seed: int = 0, progress: bool = True, sims=None) -> dict:
     """Pack the campaign's selected train and cv snapshots (n_train / n_cv > 0: a random
-    subset of that many) into `path`, written atomically. Returns a summary dict."""
+    subset of that many; sims: only these simulations, every selected snapshot of each, so
+    that their consecutive pairs are there for the U-nets) into `path`, written atomically.
+    Returns a summary dict."""
     import f90nml
     import netCDF4
     from tqdm import tqdm
@@ -65,7 +67,10 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
     physics = {}
     for split, ds, n in (("train", train, n_train), ("cv", cv, n_cv)):
         idx = np.arange(len(ds))
-        if n and n < len(ds):
+        if sims is not None:
+            keep = set(sims)
+            idx = np.array([k for k in idx if ds.items[k][0] in keep], int)
+        elif n and n < len(ds):
             idx = np.sort(rng.choice(len(ds), n, replace=False))
         for k in tqdm(idx, desc=f"pack {split}", disable=not progress):
             sim, snap = ds.items[k]
@@ -92,10 +97,10 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
         raise PackError(f"{campaign}: the rebuilt v (relative error {worst_v:.1e}) or "
                         f"viscosity channel (error {worst_eta:.1e}) differs from the campaign; "
                         "are its velocities divergence-free?")
-    sims = sorted(physics)
+    packed = sorted(physics)
     meta = {"format": FORMAT, "campaign": str(campaign), "aspect": aspect,
             "normalisation": train.normalisation.to_dict(), "scaling": scaling.to_dict(),
-            "physics": {str(s): physics[s] for s in sims}, "first": first, "later": later,
+            "physics": {str(s): physics[s] for s in packed}, "first": first, "later": later,
             "seed": seed, "check": {"v_rel": worst_v, "log_eta": worst_eta}}
     arrays = {"T": np.stack(out["T"]), "psi": np.stack(out["psi"]),
               "sim": np.array(out["sim"], np.int32), "snap": np.array(out["snap"], np.int32),
@@ -169,3 +174,39 @@ class PackDataset:
     def close(self):
         pass
 
+
+
+class PackStepDataset(PackDataset):
+    """Consecutive snapshot pairs k -> k+1 of a pack, for the U-net baselines: the same items
+    as `step_data.StepPairDataset` ((inputs_k (9 channels), T_{k+1}, u_{k+1}/s, v_{k+1}/s)).
+
+    Only pairs whose both snapshots were packed are used; the laptop campaign's runs hold
+    fewer than the 200 + 800 selected snapshots, so there that is every pair."""
+
+    def __init__(self, path, split="train", dtype=np.float64):
+        super().__init__(path, split, dtype)
+        where = {item: k for k, item in enumerate(self.items)}
+        #: (position of snapshot k, position of snapshot k+1) in the pack's arrays
+        self.pairs = [(k, where[(sim, snap + 1)]) for k, (sim, snap) in enumerate(self.items)
+                      if (sim, snap + 1) in where]
+        self.pair_items = [self.items[a] for a, _ in self.pairs]
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, i):
+        import torch
+        from .step_data import centred_velocities
+        a, b = self.pairs[i]
+        sim, _ = self.items[a]
+        ny, nx = self.T[a].shape
+        dx, dy = self.aspect / nx, 1.0 / ny
+        ph = self.meta["physics"][str(sim)]
+        T0 = self.T[a].astype(float)
+        base = pack_inputs(T0, ph, self.aspect, self.normalisation)
+        u0, v0 = velocities_from_stream(self.psi[a].astype(float), dx, dy)
+        uc, vc = centred_velocities(u0, v0)
+        inp = np.concatenate([base, uc[None], vc[None]])
+        u1, v1 = velocities_from_stream(self.psi[b].astype(float), dx, dy)
+        to = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=self.dtype))  # noqa: E731
+        return to(inp), to(self.T[b].astype(float)), to(u1), to(v1)

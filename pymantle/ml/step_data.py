@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..campaign import DONE
-from ..output import CorruptFile
 from .data import CampaignDataset, InputNormalisation, input_channels
 from .scaling import VelocityScaling
 
@@ -44,6 +42,7 @@ class StepPairDataset(CampaignDataset):
     def __init__(self, campaign_dir, split="train", scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8,
                  dtype=np.float64):
+        from ..campaign import DONE
         super().__init__(campaign_dir, scaling, normalisation, max_open, dtype)
         #: (sim, k) for every pair k -> k+1, in index order.
         self.items = [(r["sim"], k) for r in self.index_rows
@@ -51,6 +50,7 @@ class StepPairDataset(CampaignDataset):
                       for k in range(r["n_snapshots"] - 1)]
 
     def __getitem__(self, i):
+        from ..output import CorruptFile
         sim, k = self.items[i]
         ds = self._dataset(sim)
         try:

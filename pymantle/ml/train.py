@@ -8,6 +8,12 @@ best model by validation loss is written as a model file (checkpoint.py) that th
 reads. Data-parallel with torchrun: every rank takes its share of each batch, DDP averages
 the gradients (gloo on CPU, nccl on GPU).
 
+The same Trainer trains the U-net baselines (model.md section 7; `network="unet1".."unet4"`,
+`pymantle train --network unet3`): items are consecutive snapshot pairs (step_data /
+pack.PackStepDataset), the loss is `unet.unet_loss` (plain MAE for unet1/2; MAE on T plus
+the surrogate loss on u, v for unet3/4), the rest (batches, schedule, checkpoints, resume,
+cv validation, model file) is shared.
+
 Recipes: "paper" is the study's (full-size network, 150 epochs over all selected
 snapshots); "laptop" keeps the architecture one flag away but samples fewer snapshots per
 epoch and runs fewer epochs, so that it trains in about two hours on two cores.
@@ -56,7 +62,8 @@ class TrainConfig:
     boundary_weight: float = 11.0
     derivative: bool = True
     mass: str | None = "boundary"
-    model: dict = field(default_factory=dict)   # SurrogateConfig overrides
+    network: str = "surrogate"                  # or a U-net baseline: unet1 .. unet4
+    model: dict = field(default_factory=dict)   # SurrogateConfig / UNetConfig overrides
 
     @classmethod
     def from_recipe(cls, campaign, recipe="laptop", **overrides):
@@ -77,8 +84,9 @@ class Trainer:
         import torch
         from .data import SnapshotDataset
         from .models import StokesSurrogate, SurrogateConfig
-        from .pack import PackDataset, is_pack
+        from .pack import PackDataset, PackStepDataset, is_pack
         from .scaling import fit_from_campaign
+        from .unet import VARIANTS as UNET_VARIANTS, UNet, UNetConfig
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -90,31 +98,47 @@ class Trainer:
         self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
                                    if torch.cuda.is_available() else "cpu")
         self.dtype = _torch_dtype(cfg.dtype)
+        self.is_unet = cfg.network != "surrogate"
+        if self.is_unet and cfg.network not in UNET_VARIANTS:
+            raise ValueError(f"network {cfg.network!r}: allowed surrogate, "
+                             f"{', '.join(UNET_VARIANTS)}")
         if is_pack(cfg.campaign):       # a training pack (pymantle pack): torch alone suffices
-            self.train_ds = PackDataset(cfg.campaign, "train")
-            self.val_ds = PackDataset(cfg.campaign, "cv")
+            kind = PackStepDataset if self.is_unet else PackDataset
+            self.train_ds = kind(cfg.campaign, "train")
+            self.val_ds = kind(cfg.campaign, "cv")
             self.scaling, self.aspect = self.train_ds.scaling, self.train_ds.aspect
         else:
             self.scaling = fit_from_campaign(cfg.campaign, "train")
-            self.train_ds = SnapshotDataset(cfg.campaign, "train", cfg.first, cfg.later,
-                                            cfg.seed, scaling=self.scaling)
-            self.val_ds = SnapshotDataset(cfg.campaign, "cv", cfg.first, cfg.later, cfg.seed,
-                                          scaling=self.scaling,
-                                          normalisation=self.train_ds.normalisation)
+            if self.is_unet:            # every consecutive pair, no snapshot selection
+                from .step_data import StepPairDataset
+                self.train_ds = StepPairDataset(cfg.campaign, "train", scaling=self.scaling)
+                self.val_ds = StepPairDataset(cfg.campaign, "cv", scaling=self.scaling,
+                                              normalisation=self.train_ds.normalisation)
+            else:
+                self.train_ds = SnapshotDataset(cfg.campaign, "train", cfg.first, cfg.later,
+                                                cfg.seed, scaling=self.scaling)
+                self.val_ds = SnapshotDataset(cfg.campaign, "cv", cfg.first, cfg.later,
+                                              cfg.seed, scaling=self.scaling,
+                                              normalisation=self.train_ds.normalisation)
             import netCDF4
             from ..campaign import Campaign
             sim0 = self.train_ds.items[0][0]
             with netCDF4.Dataset(Campaign(Path(cfg.campaign), "", 0).sim_dir(sim0)
                                  / "run.nc") as ds:
                 self.aspect = float(ds.aspect)
-        x, u, v = self.train_ds[0]
+        x = self.train_ds[0][0]
         self.ny, self.nx = x.shape[-2:]
         self.dx, self.dy = self.aspect / self.nx, 1.0 / self.ny
         torch.manual_seed(cfg.seed)
         torch.set_flush_denormal(True)    # subnormal float32 activations are ~10x slower
-        mcfg = SurrogateConfig(**{**cfg.model, "dtype": self.dtype})
+        if self.is_unet:
+            mcfg = UNetConfig.for_variant(cfg.network, **{**cfg.model, "dtype": self.dtype})
+            self.model = UNet(mcfg, aspect=self.aspect)
+        else:
+            mcfg = SurrogateConfig(**{**cfg.model, "dtype": self.dtype})
+            self.model = StokesSurrogate(mcfg, aspect=self.aspect)
         self.model_config = mcfg
-        self.model = StokesSurrogate(mcfg, aspect=self.aspect).to(self.device, self.dtype)
+        self.model = self.model.to(self.device, self.dtype)
         self.net = self.model
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -125,8 +149,9 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict] = []
         self.best = float("inf")
-        self.transient = [k for k, (_, s) in enumerate(self.train_ds.items)
-                          if s < cfg.transient_snapshots]
+        items = self.train_ds.pair_items if hasattr(self.train_ds, "pair_items") \
+            else self.train_ds.items
+        self.transient = [k for k, (_, s) in enumerate(items) if s < cfg.transient_snapshots]
 
     # -- batches ------------------------------------------------------------------------
     def batches(self, epoch: int) -> list[list[int]]:
@@ -148,18 +173,24 @@ class Trainer:
         return out
 
     def _stack(self, ds, idx):
+        """(inputs (B, C, ny, nx), targets (B, 1, ., .)...) on the device: (x, u, v) for the
+        surrogate, (x, T_next, u, v) for a U-net."""
         import torch
-        xs, us, vs = zip(*(ds[i] for i in idx))
+        cols = list(zip(*(ds[i] for i in idx)))
         to = lambda t: torch.stack(t).to(self.device, self.dtype)  # noqa: E731
-        return to(xs), to(us).unsqueeze(1), to(vs).unsqueeze(1)
+        return (to(cols[0]),) + tuple(to(c).unsqueeze(1) for c in cols[1:])
 
-    def loss(self, x, u, v):
+    def loss(self, x, *targets):
         from .losses import surrogate_loss
-        up, vp = self.net(x)
         c = self.cfg
-        return surrogate_loss(up, vp, u, v, self.dx, self.dy, range_weighting=c.range_weighting,
-                              boundary_weight=c.boundary_weight, derivative=c.derivative,
-                              mass=c.mass)
+        kw = dict(range_weighting=c.range_weighting, boundary_weight=c.boundary_weight,
+                  derivative=c.derivative, mass=c.mass)
+        if self.is_unet:
+            from .unet import unet_loss
+            return unet_loss(self.net(x), targets, self.dx, self.dy,
+                             self.model_config.with_tricks, **kw)
+        up, vp = self.net(x)
+        return surrogate_loss(up, vp, *targets, self.dx, self.dy, **kw)
 
     # -- checkpoints --------------------------------------------------------------------
     def _ckpt_path(self):
@@ -204,7 +235,8 @@ class Trainer:
         from .checkpoint import save_model
         return save_model(
             path, self.model.state_dict(),
-            model={"class": "StokesSurrogate", "config": _plain(self.model_config)},
+            model={"class": "UNet" if self.is_unet else "StokesSurrogate",
+                   "config": _plain(self.model_config)},
             grid={"nx": int(self.nx), "ny": int(self.ny), "aspect": self.aspect},
             normalisation=self.train_ds.normalisation.to_dict(),
             scaling=self.scaling.to_dict(),
@@ -225,16 +257,21 @@ class Trainer:
         total = 0.0
         with torch.no_grad():
             for s in range(0, len(idx), self.cfg.batch_size):
-                x, u, v = self._stack(self.val_ds, idx[s:s + self.cfg.batch_size])
-                loss, _ = self.loss(x, u, v)
+                x, *targets = self._stack(self.val_ds, idx[s:s + self.cfg.batch_size])
+                loss, _ = self.loss(x, *targets)
                 total += float(loss) * len(x)
         self.model.train()
         return total / len(idx)
 
-    def fit(self, progress=True) -> list[dict]:
+    def fit(self, progress=True, budget_s: float | None = None) -> list[dict]:
+        """Train up to cfg.epochs; with budget_s, start no new epoch once that many seconds
+        have passed (the checkpoint lets a later call go on)."""
         import torch
         from tqdm import tqdm
+        start = time.perf_counter()
         while self.epoch < self.cfg.epochs:
+            if budget_s is not None and time.perf_counter() - start >= budget_s:
+                break
             t0 = time.perf_counter()
             batches = self.batches(self.epoch)
             bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
@@ -242,12 +279,15 @@ class Trainer:
             running, count = 0.0, 0
             for b in bar:
                 mine = b[self.rank::self.world]
-                x, u, v = self._stack(self.train_ds, mine)
+                x, *targets = self._stack(self.train_ds, mine)
                 self.opt.zero_grad(set_to_none=True)
-                loss, _ = self.loss(x, u, v)
+                loss, _ = self.loss(x, *targets)
                 loss.backward()
                 self.opt.step()
                 running += float(loss.detach()) * len(mine)
+                if not np.isfinite(running):
+                    raise FloatingPointError(f"training loss became {running} in epoch "
+                                             f"{self.epoch + 1}; lower the learning rate")
                 count += len(mine)
                 bar.set_postfix_str(f"loss={running / max(count, 1):.4g}", refresh=False)
             self.sched.step()
