@@ -150,6 +150,9 @@ def _add_evaluate(sub):
                         "out from each simulation's first snapshot and compare every snapshot "
                         "step with the stored run (unet.csv, unet.md, unet_errors.png)")
     p.add_argument("--unet-steps", type=int, help="at most this many snapshot steps")
+    p.add_argument("--unet-start", type=int, default=0,
+                   help="start from this snapshot (0: the hot start; its first step is the "
+                        "largest change of the run)")
 
 
 def _add_scenario(sub):
@@ -337,7 +340,7 @@ def cmd_evaluate(args) -> int:
     if args.unet:
         from .ml.unet_rollout import evaluate_unets
         rows = evaluate_unets(args.campaign, args.unet.split(","), args.split, sims, args.out,
-                              args.unet_steps)
+                              args.unet_steps, args.unet_start)
         div = sorted(r["diverged_at"] for r in rows if r["diverged_at"] != "")
         print(f"RESULT rollouts={len(rows)} diverged={len(div)} median_diverged_at="
               f"{div[len(div) // 2] if div else 'none'}; table: {args.out}/unet.md")

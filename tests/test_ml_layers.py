@@ -152,6 +152,23 @@ def test_surrogate_mac_output_divergence_free(shape):
     assert div.abs().max() < 1e-12 * u.abs().max() * nx / model.aspect
 
 
+@pytest.mark.parametrize("output", ["stream_mac", "stream_colocated", "soft"])
+def test_forward_is_features_then_velocities_from_features(output):
+    # the GPU provider's mixed-precision path runs the two halves apart (features under
+    # autocast, the curl in the model's precision): together they must be the forward pass
+    model = _tiny(output=output)
+    x = torch.randn(2, 7, 9, 30, dtype=F64)
+    u, v = model(x)
+    u2, v2 = model.velocities_from_features(model.features(x).float().double(), 9, 30)
+    h = model.features(x)
+    u3, v3 = model.velocities_from_features(h, 9, 30)
+    assert torch.equal(u, u3) and torch.equal(v, v3)
+    # float32 features (the autocast output cast back): divergence still at round-off
+    if output == "stream_mac":
+        div = divergence(u2, v2, model.aspect / 30, 1.0 / 9)
+        assert div.abs().max() < 1e-12 * u2.abs().max() * 30 / model.aspect
+
+
 def test_surrogate_parameter_counts_full_size():
     learned = count_parameters(StokesSurrogate(SurrogateConfig()))
     zeros = count_parameters(StokesSurrogate(SurrogateConfig(padding="zeros")))

@@ -226,8 +226,9 @@ def test_evaluate_unet_cli_on_the_ci_campaign(campaign_dir, tmp_path):
     tr.fit(progress=False)
     out = tmp_path / "ev"
     assert main(["evaluate", str(campaign_dir), "--unet", str(tr.out / "model.pt"),
-                 "--unet-steps", "3", "--out", str(out)]) == 0
+                 "--unet-steps", "3", "--unet-start", "1", "--out", str(out)]) == 0
     import csv
     rows = list(csv.DictReader(open(out / "unet.csv")))
-    assert rows and all(r["model"] == "unet1" and int(r["snapshot_steps"]) <= 3 for r in rows)
+    assert rows and all(r["model"] == "unet1" and int(r["snapshot_steps"]) <= 3
+                        and r["start"] == "1" for r in rows)
     assert (out / "unet_errors.png").stat().st_size > 1000

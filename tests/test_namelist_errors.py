@@ -23,6 +23,7 @@ def write(tmp_path, text):
     ("&grid\n ny = 3.5\n/\n", "&grid ny = 3.5: expected an integer"),
     ("&grid\n preset = 'huge'\n/\n", "allowed one of ci, laptop, paper"),
     ("&stokes\n solver = 'magic'\n/\n", "&stokes solver = 'magic' is out of range"),
+    ("&stokes\n autocast = 'fp8'\n/\n", "allowed one of none, bfloat16, float16"),
     ("&time\n courant = 2.0\n/\n", "&time courant = 2.0 is out of range: allowed 0 < courant <= 1"),
     ("&output\n plots = 3\n/\n", "&output plots = 3: expected a logical"),
     ("&initial\n kind = 'profile'\n/\n", "&initial file: required when kind = 'profile'"),

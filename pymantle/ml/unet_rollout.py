@@ -78,10 +78,13 @@ class UNetStepper:
             vn[0, 0].double().cpu().numpy() * self.scale
 
 
-def rollout(stepper: UNetStepper, T_ref: np.ndarray, u0, v0, max_steps: int | None = None) -> dict:
-    """Roll the stepper out from snapshot 0 of a reference series T_ref (n, ny, nx) and
-    compare each step with the reference; returns per-step error arrays and the step at
-    which the rollout diverged (None: it did not, within the series)."""
+def rollout(stepper: UNetStepper, T_ref: np.ndarray, u0, v0, max_steps: int | None = None,
+            start: int = 0) -> dict:
+    """Roll the stepper out from snapshot `start` of a reference series T_ref (n, ny, nx)
+    (u0, v0: the velocities of that snapshot) and compare each step with the reference;
+    returns per-step error arrays and the step at which the rollout diverged (None: it did
+    not, within the series)."""
+    T_ref = T_ref[start:]
     n = len(T_ref) - 1 if max_steps is None else min(max_steps, len(T_ref) - 1)
     T, u, v = np.asarray(T_ref[0], float), np.asarray(u0, float), np.asarray(v0, float)
     rms, mean_err, prof = [], [], []
@@ -98,14 +101,14 @@ def rollout(stepper: UNetStepper, T_ref: np.ndarray, u0, v0, max_steps: int | No
         prof.append(float(np.abs(T.mean(axis=1) - ref.mean(axis=1)).mean()))
         if diverged is None and rms[-1] > DIVERGED_RMS:
             diverged = k
-    return {"steps": len(rms), "diverged_at": diverged, "T_rms_error": np.array(rms),
+    return {"steps": len(rms), "start": start, "diverged_at": diverged, "T_rms_error": np.array(rms),
             "T_mean_error": np.array(mean_err), "profile_mae": np.array(prof),
             "ms_per_step": (time.perf_counter() - t0) / max(len(rms), 1) * 1e3}
 
 
 def summary_row(name: str, sim: int, r: dict) -> dict:
     at = lambda k: float(r["T_rms_error"][k - 1]) if len(r["T_rms_error"]) >= k else float("nan")  # noqa: E731
-    return {"model": name, "sim": sim, "snapshot_steps": r["steps"],
+    return {"model": name, "sim": sim, "start": r["start"], "snapshot_steps": r["steps"],
             "diverged_at": r["diverged_at"] if r["diverged_at"] is not None else "",
             "T_rms_1": at(1), "T_rms_4": at(4), "T_rms_16": at(16),
             "T_mean_mae": float(np.abs(r["T_mean_error"]).mean()) if r["steps"] else float("nan"),
@@ -114,8 +117,9 @@ def summary_row(name: str, sim: int, r: dict) -> dict:
 
 
 def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
-                   max_steps=None, echo=print) -> list[dict]:
-    """Roll every U-net model file out on the chosen runs of a campaign; writes
+                   max_steps=None, start=0, echo=print) -> list[dict]:
+    """Roll every U-net model file out on the chosen runs of a campaign from snapshot
+    `start` (0 is the hot start, whose first step is the run's largest change); writes
     OUT/unet.csv, OUT/unet.md and OUT/unet_errors.png; returns the rows."""
     import netCDF4
     from ..campaign import Campaign
@@ -128,12 +132,14 @@ def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
     for spec in specs:
         with netCDF4.Dataset(camp.sim_dir(spec.sim) / "run.nc") as nc:
             T_ref = np.asarray(nc["T"][:], float)
-            u0, v0 = np.asarray(nc["u"][0], float), np.asarray(nc["v"][0], float)
+            if T_ref.shape[0] < start + 2:
+                continue
+            u0, v0 = np.asarray(nc["u"][start], float), np.asarray(nc["v"][start], float)
             nx, ny, aspect = len(nc.dimensions["x"]), len(nc.dimensions["y"]), float(nc.aspect)
             physics = physics_of(nc)
         for path in models:
             st = UNetStepper(path, physics, aspect, nx, ny)
-            r = rollout(st, T_ref, u0, v0, max_steps)
+            r = rollout(st, T_ref, u0, v0, max_steps, start)
             name = f"{Path(path).parent.name}/{Path(path).name}"
             rows.append(summary_row(st.variant, spec.sim, r))
             curves[(st.variant, spec.sim)] = r["T_rms_error"]
