@@ -99,6 +99,12 @@ def test_stability_runs_the_surrogate_alone_and_compares_late_means(tmp_path, ti
         assert 0.0 <= r["T_mean"] <= 2.0 and 0.0 < r["T_mean_ref"] < 1.0
         assert np.isfinite(r["Nu_top"]) and r["t_end"] > 0
     assert "| sim |" in (tmp_path / "st" / "stability.md").read_text()
+    # a second call reuses the finished runs (same namelist) and reports the same numbers
+    said = []
+    again = stability(camp, str(tiny_model), steps=15, out=tmp_path / "st", echo=said.append)
+    assert any("reusing" in m for m in said)
+    assert [(r["T_mean"], r["Nu_top"], r["steps"]) for r in again] == \
+        [(r["T_mean"], r["Nu_top"], r["steps"]) for r in rows]
 
 
 @pytest.mark.parametrize("name", ["eba", "decay", "cold"])
