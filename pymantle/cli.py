@@ -73,6 +73,14 @@ def _add_campaign(sub):
     p.add_argument("--no-progress", action="store_true")
 
 
+def _int_list(text: str) -> list[int]:
+    """argparse type of --sims: '3,5,8' -> [3, 5, 8]."""
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers") from None
+
+
 def _add_train(sub):
     p = sub.add_parser(
         "train", help="train the Stokes surrogate on a campaign",
@@ -118,8 +126,9 @@ def _add_pack(sub):
     p.add_argument("out", help="output .npz file")
     p.add_argument("--train", type=int, default=0, help="random subset size (0: all selected)")
     p.add_argument("--cv", type=int, default=0, help="random subset size (0: all selected)")
-    p.add_argument("--sims", help="comma list: only these simulations, all their selected "
-                                  "snapshots (whole runs, for the U-nets' consecutive pairs)")
+    p.add_argument("--sims", type=_int_list,
+                   help="comma list: only these simulations, all their selected snapshots"
+                        " (whole runs, for the U-nets' consecutive pairs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
 
@@ -137,7 +146,8 @@ def _add_evaluate(sub):
     p.add_argument("--providers", default="direct,skip,surrogate",
                    help="comma list of direct, skip, iterative, lagged, surrogate")
     p.add_argument("--split", default="test")
-    p.add_argument("--sims", help="comma list of simulation numbers (instead of --split)")
+    p.add_argument("--sims", type=_int_list,
+                   help="comma list of simulation numbers (instead of --split)")
     p.add_argument("--end-time", type=float, default=0.05)
     p.add_argument("--max-steps", type=int, default=10**6)
     p.add_argument("--skip", type=int, default=100, help="momentum-skip interval (study: 100)")
@@ -165,7 +175,8 @@ def _add_scenario(sub):
     p.add_argument("name", choices=sorted(SCENARIOS))
     p.add_argument("campaign", help="campaign directory (parameters and grid)")
     p.add_argument("--model", required=True, help="surrogate model file")
-    p.add_argument("--sims", help="comma list of simulation numbers (default: first test one)")
+    p.add_argument("--sims", type=_int_list,
+                   help="comma list of simulation numbers (default: first test one)")
     p.add_argument("--end-time", type=float, default=0.05)
     p.add_argument("--max-steps", type=int, default=10**6)
     p.add_argument("--profile", help="profile file for the 'profile' scenario")
@@ -319,9 +330,8 @@ def cmd_pack(args) -> int:
     if not args.out.endswith(".npz"):
         print(f"pymantle: error: pack out = {args.out!r}: must end in .npz", file=sys.stderr)
         return 2
-    sims = [int(s) for s in args.sims.split(",")] if args.sims else None
     r = write_pack(args.campaign, args.out, n_train=args.train, n_cv=args.cv, seed=args.seed,
-                   progress=not args.no_progress, sims=sims)
+                   progress=not args.no_progress, sims=args.sims)
     print(f"{r['path']}: {r['train']} train + {r['cv']} cv snapshots, "
           f"{r['bytes'] / 2**20:.1f} MiB; rebuild check: v {r['v_rel']:.1e} relative, "
           f"log10 eta {r['log_eta']:.1e}")
@@ -330,23 +340,23 @@ def cmd_pack(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
-    sims = [int(s) for s in args.sims.split(",")] if args.sims else None
     if args.stability:
         from .evaluate import stability
-        rows = stability(args.campaign, args.model, args.stability, args.split, sims, args.out)
+        rows = stability(args.campaign, args.model, args.stability, args.split, args.sims,
+                         args.out)
         n = sum(r["status"] == "stable" for r in rows)
         print(f"RESULT stable={n}/{len(rows)} steps={args.stability}; table: {args.out}/stability.md")
         return 0
     if args.unet:
         from .ml.unet_rollout import evaluate_unets
-        rows = evaluate_unets(args.campaign, args.unet.split(","), args.split, sims, args.out,
+        rows = evaluate_unets(args.campaign, args.unet.split(","), args.split, args.sims, args.out,
                               args.unet_steps, args.unet_start)
         div = sorted(r["diverged_at"] for r in rows if r["diverged_at"] != "")
         print(f"RESULT rollouts={len(rows)} diverged={len(div)} median_diverged_at="
               f"{div[len(div) // 2] if div else 'none'}; table: {args.out}/unet.md")
         return 0
-    res = evaluate(args.campaign, args.out, tuple(args.providers.split(",")), args.split, sims,
-                   args.end_time, args.max_steps, args.model, args.skip)
+    res = evaluate(args.campaign, args.out, tuple(args.providers.split(",")), args.split,
+                   args.sims, args.end_time, args.max_steps, args.model, args.skip)
     print(open(f"{args.out}/results.md").read(), end="")
     print(f"{len(res)} runs; tables and figures in {args.out}/")
     return 0
@@ -354,9 +364,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_scenario(args) -> int:
     from .evaluate import scenario
-    sims = [int(s) for s in args.sims.split(",")] if args.sims else None
     out = args.out or f"scenario-{args.name}"
-    res = scenario(args.name, args.campaign, args.model, out, sims, args.end_time,
+    res = scenario(args.name, args.campaign, args.model, out, args.sims, args.end_time,
                    args.max_steps, args.profile)
     print(open(f"{out}/results.md").read(), end="")
     print(f"{len(res)} runs; tables and figures in {out}/")

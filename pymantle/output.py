@@ -240,3 +240,10 @@ def interpolate_temperature(T: np.ndarray, grid: Grid) -> np.ndarray:
     f = RegularGridInterpolator((y, x), Tp)
     X, Y = grid.centres()
     return f(np.stack([Y.ravel(), X.ravel()], axis=1)).reshape(grid.shape)
+
+
+def run_physics(nc) -> dict:
+    """(Q, gamma, beta, viscosity bounds) an open run file was made with (its namelist)."""
+    import f90nml
+    ph = f90nml.reads(str(nc.namelist))["physics"]
+    return {k: float(ph.get(k, 0.0)) for k in ("q", "gamma", "beta", "eta_min", "eta_max")}

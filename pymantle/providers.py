@@ -101,13 +101,10 @@ class SurrogateProvider(VelocityProvider):
         from .ml.scaling import VelocityScaling
         try:
             payload = load_model_file(model_path, expect_grid={"nx": grid.nx, "ny": grid.ny,
-                                                               "aspect": grid.aspect})
+                                                               "aspect": grid.aspect},
+                                      expect_class="StokesSurrogate")
         except ModelFileError as exc:
             raise ConfigError(f"&stokes model: {exc}") from None
-        if payload["model"].get("class", "StokesSurrogate") != "StokesSurrogate":
-            raise ConfigError(f"&stokes model: {model_path} holds a {payload['model']['class']} "
-                              "(a whole-step U-net baseline), not a Stokes surrogate; "
-                              "roll U-nets out with `pymantle evaluate --unet`")
         mc = dict(payload["model"]["config"])
         self.dtype = getattr(torch, str(mc.get("dtype", "float64")))
         mc["dtype"] = self.dtype

@@ -430,7 +430,7 @@ def parallel():
         mpath = PAR_DIR / "unet" / w.split(":")[1] / "model.pt"
         if not w.startswith("unet:") or not mpath.is_file():
             continue
-        payload = load_model_file(mpath)
+        payload = load_model_file(mpath, expect_class="UNet")
         if mpath.stat().st_size < 15 * 2**20:
             shutil.copy(mpath, out / f"{w.split(':')[1]}.pt")
         for sim, m in meta.items():

@@ -38,7 +38,7 @@ out.mkdir(exist_ok=True)
 what = args.what.split(",")
 if "test-runs" in what:
     import netCDF4
-    from pymantle.ml.unet_rollout import physics_of
+    from pymantle.output import run_physics
     arrays, meta = {}, {}
     camp = Campaign(Path(args.campaign), "", 0)
     for r in read_index(args.campaign):
@@ -48,7 +48,7 @@ if "test-runs" in what:
             arrays[f"T_{r['sim']}"] = np.asarray(nc["T"][:args.test_snapshots], np.float32)
             arrays[f"u_{r['sim']}"] = np.asarray(nc["u"][0], float)
             arrays[f"v_{r['sim']}"] = np.asarray(nc["v"][0], float)
-            meta[r["sim"]] = {"physics": physics_of(nc), "aspect": float(nc.aspect)}
+            meta[r["sim"]] = {"physics": run_physics(nc), "aspect": float(nc.aspect)}
     np.savez_compressed(out / "test_runs.npz", meta=np.array(json.dumps(meta)), **arrays)
     print(f"wrote {out / 'test_runs.npz'}: {len(meta)} test runs")
 if "pack" in what and not (out / "pack.npz").exists():

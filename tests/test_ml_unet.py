@@ -160,7 +160,8 @@ def _unet_trainer(campaign, out, network="unet3", epochs=2):
 
 
 def test_trainer_trains_a_unet_and_its_model_file_rolls_out(campaign_dir, tmp_path):
-    from pymantle.ml.unet_rollout import DIVERGED_RMS, UNetStepper, physics_of, rollout
+    from pymantle.ml.unet_rollout import DIVERGED_RMS, UNetStepper, rollout
+    from pymantle.output import run_physics
     tr = _unet_trainer(campaign_dir, tmp_path / "u")
     hist = tr.fit(progress=False)
     assert len(hist) == 2 and all(np.isfinite(h["val_loss"]) for h in hist)
@@ -179,7 +180,7 @@ def test_trainer_trains_a_unet_and_its_model_file_rolls_out(campaign_dir, tmp_pa
         T_ref = np.asarray(nc["T"][:], float)
         u0, v0 = np.asarray(nc["u"][0], float), np.asarray(nc["v"][0], float)
         ny, nx = T_ref.shape[1:]
-        st = UNetStepper(tr.out / "model.pt", physics_of(nc), float(nc.aspect), nx, ny)
+        st = UNetStepper(tr.out / "model.pt", run_physics(nc), float(nc.aspect), nx, ny)
     assert st.variant == "unet3"
     r = rollout(st, T_ref, u0, v0)
     assert r["steps"] == len(T_ref) - 1 == len(r["T_rms_error"])
@@ -210,10 +211,10 @@ def test_pack_step_pairs_equal_the_campaign_pairs(campaign_dir, tmp_path):
     a = PackStepDataset(pack, "train")
     b = StepPairDataset(campaign_dir, "train", scaling=fit_from_campaign(campaign_dir, "train"))
     # the ci runs hold fewer than the 200 + 800 selected snapshots: every pair is packed
-    assert sorted(a.pair_items) == sorted(b.items) and len(a) > 0
+    assert sorted(a.items) == sorted(b.items) and len(a) > 0
     where = {item: i for i, item in enumerate(b.items)}
     for i in (0, len(a) - 1):
-        j = where[a.pair_items[i]]
+        j = where[a.items[i]]
         for x, y in zip(a[i], b[j]):
             # float32 storage of T and of the stream function
             assert torch.allclose(x, y, rtol=1e-5, atol=1e-5 * float(y.abs().max()))

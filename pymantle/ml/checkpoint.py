@@ -72,7 +72,10 @@ _REQUIRED = ("format", "format_version", "model", "grid", "normalisation", "scal
              "state_dict", "sha256")
 
 
-def load_model_file(path, expect_grid: dict | None = None) -> dict:
+CLASSES = {"StokesSurrogate": "Stokes surrogate", "UNet": "whole-step U-net baseline"}
+
+
+def load_model_file(path, expect_grid: dict | None = None, expect_class: str | None = None) -> dict:
     """Read and check a model file; ModelFileError names what is wrong."""
     import torch
     path = Path(path)
@@ -95,6 +98,10 @@ def load_model_file(path, expect_grid: dict | None = None) -> dict:
     if weights_digest(payload["state_dict"]) != payload["sha256"]:
         raise ModelFileError(f"model file {str(path)!r}: weights do not match their recorded "
                              "SHA-256 (file tampered with or corrupted)")
+    cls = payload["model"].get("class", "StokesSurrogate")
+    if expect_class is not None and cls != expect_class:
+        raise ModelFileError(f"model file {str(path)!r} holds a {CLASSES.get(cls, cls)} "
+                             f"({cls}), not a {CLASSES.get(expect_class, expect_class)}")
     g = payload["grid"]
     if expect_grid is not None:
         for k in ("nx", "ny"):

@@ -49,10 +49,10 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
     subset of that many; sims: only these simulations, every selected snapshot of each, so
     that their consecutive pairs are there for the U-nets) into `path`, written atomically.
     Returns a summary dict."""
-    import f90nml
     import netCDF4
     from tqdm import tqdm
     from ..campaign import Campaign
+    from ..output import run_physics
     from .data import SnapshotDataset
     from .scaling import fit_from_campaign
     scaling = fit_from_campaign(campaign, "train")
@@ -76,10 +76,8 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
             sim, snap = ds.items[k]
             if sim not in physics:
                 with netCDF4.Dataset(camp.sim_dir(sim) / "run.nc") as nc:
-                    ph = f90nml.reads(str(nc.namelist))["physics"]
+                    physics[sim] = run_physics(nc)
                     aspect = float(nc.aspect)
-                physics[sim] = {key: float(ph.get(key, 0.0)) for key in
-                                ("q", "gamma", "beta", "eta_min", "eta_max")}
             x, us, vs = (t.numpy() for t in ds[k])
             ny, nx = x.shape[-2:]
             dx, dy = aspect / nx, 1.0 / ny
@@ -185,28 +183,27 @@ class PackStepDataset(PackDataset):
 
     def __init__(self, path, split="train", dtype=np.float64):
         super().__init__(path, split, dtype)
-        where = {item: k for k, item in enumerate(self.items)}
+        self.snapshots = self.items             # (sim, snapshot) of the packed arrays
+        where = {item: k for k, item in enumerate(self.snapshots)}
         #: (position of snapshot k, position of snapshot k+1) in the pack's arrays
-        self.pairs = [(k, where[(sim, snap + 1)]) for k, (sim, snap) in enumerate(self.items)
+        self.pairs = [(k, where[(sim, snap + 1)]) for k, (sim, snap) in enumerate(self.snapshots)
                       if (sim, snap + 1) in where]
-        self.pair_items = [self.items[a] for a, _ in self.pairs]
+        #: (sim, k) of each pair k -> k+1, as in StepPairDataset
+        self.items = [self.snapshots[a] for a, _ in self.pairs]
 
     def __len__(self):
         return len(self.pairs)
 
     def __getitem__(self, i):
         import torch
-        from .step_data import centred_velocities
+        from .step_data import step_inputs
         a, b = self.pairs[i]
-        sim, _ = self.items[a]
+        sim, _ = self.items[i]
         ny, nx = self.T[a].shape
         dx, dy = self.aspect / nx, 1.0 / ny
-        ph = self.meta["physics"][str(sim)]
-        T0 = self.T[a].astype(float)
-        base = pack_inputs(T0, ph, self.aspect, self.normalisation)
         u0, v0 = velocities_from_stream(self.psi[a].astype(float), dx, dy)
-        uc, vc = centred_velocities(u0, v0)
-        inp = np.concatenate([base, uc[None], vc[None]])
+        inp = step_inputs(self.T[a].astype(float), self.meta["physics"][str(sim)], self.aspect,
+                          self.normalisation, u0, v0)
         u1, v1 = velocities_from_stream(self.psi[b].astype(float), dx, dy)
         to = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=self.dtype))  # noqa: E731
         return to(inp), to(self.T[b].astype(float)), to(u1), to(v1)

@@ -36,6 +36,15 @@ def step_input_channels(T, eta, x, y, params, u_s, v_s) -> np.ndarray:
     return np.concatenate([input_channels(T, eta, x, y, params), uc[None], vc[None]])
 
 
+def step_inputs(T, physics: dict, aspect: float, normalisation: InputNormalisation, u_s,
+                v_s) -> np.ndarray:
+    """The same (9, ny, nx) input from T, the run's parameters and u/s, v/s alone (the
+    viscosity and coordinate channels rebuilt, as `pack.pack_inputs` does)."""
+    from .pack import pack_inputs
+    uc, vc = centred_velocities(np.asarray(u_s, float), np.asarray(v_s, float))
+    return np.concatenate([pack_inputs(T, physics, aspect, normalisation), uc[None], vc[None]])
+
+
 class StepPairDataset(CampaignDataset):
     """torch-compatible map-style dataset of (inputs_k, T_{k+1}, u_{k+1}/s, v_{k+1}/s)."""
 

@@ -149,9 +149,8 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict] = []
         self.best = float("inf")
-        items = self.train_ds.pair_items if hasattr(self.train_ds, "pair_items") \
-            else self.train_ds.items
-        self.transient = [k for k, (_, s) in enumerate(items) if s < cfg.transient_snapshots]
+        self.transient = [k for k, (_, s) in enumerate(self.train_ds.items)
+                          if s < cfg.transient_snapshots]
 
     # -- batches ------------------------------------------------------------------------
     def batches(self, epoch: int) -> list[list[int]]:

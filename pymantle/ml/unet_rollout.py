@@ -36,15 +36,13 @@ class UNetStepper:
     def __init__(self, path_or_payload, physics: dict, aspect: float, nx: int, ny: int,
                  device=None):
         import torch
-        from .checkpoint import ModelFileError, load_model_file
+        from .checkpoint import load_model_file
         from .data import InputNormalisation
         from .scaling import VelocityScaling
         from .unet import UNet, UNetConfig
         payload = path_or_payload if isinstance(path_or_payload, dict) else \
-            load_model_file(path_or_payload, expect_grid={"nx": nx, "ny": ny, "aspect": aspect})
-        if payload["model"].get("class") != "UNet":
-            raise ModelFileError(f"model file {path_or_payload!r} holds a "
-                                 f"{payload['model'].get('class')}, not a U-net baseline")
+            load_model_file(path_or_payload, expect_grid={"nx": nx, "ny": ny, "aspect": aspect},
+                            expect_class="UNet")
         mc = dict(payload["model"]["config"])
         self.dtype = getattr(torch, str(mc.get("dtype", "float64")))
         mc["dtype"] = self.dtype
@@ -55,22 +53,18 @@ class UNetStepper:
         self.model.to(self.device).eval()
         torch.set_flush_denormal(True)
         n = payload["normalisation"]
-        norm = InputNormalisation(tuple(n["q"]), tuple(n["log_gamma"]), tuple(n["log_beta"]))
-        self.params = norm.params(physics["q"], physics["gamma"], physics["beta"])
+        self.normalisation = InputNormalisation(tuple(n["q"]), tuple(n["log_gamma"]),
+                                                tuple(n["log_beta"]))
         self.scale = float(VelocityScaling.from_dict(payload["scaling"]).scale(
             physics["q"], physics["gamma"], physics["beta"])[0])
-        self.physics = physics
-        self.x, self.y = np.meshgrid((np.arange(nx) + 0.5) * aspect / nx, (np.arange(ny) + 0.5) / ny)
+        self.physics, self.aspect = physics, aspect
 
     def step(self, T, u, v):
         """(T, u, v) one snapshot step later; T clipped to [0, 2]."""
         import torch
-        from ..physics import viscosity
-        from .step_data import step_input_channels
-        ph = self.physics
-        eta = viscosity(T, self.y, ph["gamma"], ph["beta"], ph.get("eta_min", 0.0),
-                        ph.get("eta_max", 0.0))
-        x = step_input_channels(T, eta, self.x, self.y, self.params, u / self.scale, v / self.scale)
+        from .step_data import step_inputs
+        x = step_inputs(T, self.physics, self.aspect, self.normalisation, u / self.scale,
+                        v / self.scale)
         with torch.inference_mode():
             Tn, un, vn = self.model(torch.from_numpy(x[None]).to(self.device, self.dtype))
         Tn = np.clip(Tn[0, 0].double().cpu().numpy(), 0.0, 2.0)
@@ -124,6 +118,7 @@ def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
     import netCDF4
     from ..campaign import Campaign
     from ..evaluate import _write_table, campaign_specs
+    from ..output import run_physics
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs, _ = campaign_specs(campaign_dir, split, sims)
@@ -136,7 +131,7 @@ def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
                 continue
             u0, v0 = np.asarray(nc["u"][start], float), np.asarray(nc["v"][start], float)
             nx, ny, aspect = len(nc.dimensions["x"]), len(nc.dimensions["y"]), float(nc.aspect)
-            physics = physics_of(nc)
+            physics = run_physics(nc)
         for path in models:
             st = UNetStepper(path, physics, aspect, nx, ny)
             r = rollout(st, T_ref, u0, v0, max_steps, start)
@@ -149,13 +144,6 @@ def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
     _write_table(rows, list(rows[0]), out / "unet")
     plot_errors(curves, out / "unet_errors.png")
     return rows
-
-
-def physics_of(nc) -> dict:
-    """The (Q, gamma, beta, viscosity bounds) a stored run was made with."""
-    import f90nml
-    ph = f90nml.reads(str(nc.namelist))["physics"]
-    return {k: float(ph.get(k, 0.0)) for k in ("q", "gamma", "beta", "eta_min", "eta_max")}
 
 
 def plot_errors(curves: dict, path):
