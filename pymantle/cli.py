@@ -49,6 +49,13 @@ def _add_benchmark(sub):
     r.add_argument("--start-from", metavar="RUN",
                    help="start from the last snapshot of a run of this case at another "
                         "resolution (interpolated), to shorten the spin-up")
+    r.add_argument("--spinup-every", type=int, default=1, metavar="N",
+                   help="reach steady state first with Stokes solved every N steps, then "
+                        "confirm it with Stokes every step (a fixed point of both; ~10x "
+                        "cheaper spin-up at 128x128 with N = 20)")
+    r.add_argument("--steady-tol", type=float, default=None,
+                   help="steady when Nu and Vrms change by less than this per unit time "
+                        "(default: the case's)")
     r.add_argument("--no-progress", action="store_true")
 
 
@@ -274,7 +281,8 @@ def cmd_benchmark(args) -> int:
         return 0
     ok = benchmarks.run_case(args.name, resolution=args.resolution, out=args.out,
                              stokes=args.stokes, progress=not args.no_progress,
-                             start_from=args.start_from)
+                             start_from=args.start_from, spinup_every=args.spinup_every,
+                             steady_tol=args.steady_tol)
     return 0 if ok else 1
 
 
