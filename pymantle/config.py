@@ -257,18 +257,32 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None) -> 
         except Exception as exc:  # f90nml raises several types on malformed input
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigError(f"namelist file {str(path)!r} could not be parsed: {msg}") from None
-        for group, entries in nml.items():
-            if group not in SCHEMA:
-                raise ConfigError(f"unknown namelist group &{group} in {path}: allowed "
-                                  + ", ".join(SCHEMA))
-            for key, value in entries.items():
-                if isinstance(value, list):
-                    raise ConfigError(f"&{group} {key}: expected one value, got a list")
-                update(cfg, group, key, value)
+        _apply(cfg, nml, str(path))
     for item in overrides or []:
         update(cfg, *parse_assignment(item))
     validate(cfg)
     return cfg
+
+
+def loads(text: str) -> Config:
+    """A namelist held as text (e.g. the one a run file stores) over today's defaults: a
+    namelist written before a field existed reads to the same config as one with the
+    field at its default."""
+    cfg = defaults()
+    _apply(cfg, f90nml.reads(text), "namelist text")
+    validate(cfg)
+    return cfg
+
+
+def _apply(cfg: Config, nml, where: str) -> None:
+    for group, entries in nml.items():
+        if group not in SCHEMA:
+            raise ConfigError(f"unknown namelist group &{group} in {where}: allowed "
+                              + ", ".join(SCHEMA))
+        for key, value in entries.items():
+            if isinstance(value, list):
+                raise ConfigError(f"&{group} {key}: expected one value, got a list")
+            update(cfg, group, key, value)
 
 
 def validate(cfg: Config) -> None:

@@ -84,16 +84,18 @@ def compare(ref, ds, late: float = 0.5) -> dict:
 
 
 def _finished_run(cfg: _config.Config) -> Path | None:
-    """The run file in cfg's output directory if it finished with exactly this namelist
-    (so rerunning `pymantle evaluate` with more providers reuses the runs it has)."""
+    """The run file in cfg's output directory if it finished with this very configuration
+    (so rerunning `pymantle evaluate` with more providers reuses the runs it has). Its
+    stored namelist is read over today's defaults, so a field added since, left at its
+    default, does not force a rerun."""
     import netCDF4
     from .output import namelist_text
     path = Path(cfg["output"]["directory"]) / "run.nc"
     try:
         with netCDF4.Dataset(path) as ds:
-            same = str(ds.namelist) == namelist_text(cfg)
+            same = namelist_text(_config.loads(str(ds.namelist))) == namelist_text(cfg)
             ok = str(getattr(ds, "status", "")) in ("finished", "steady", "statistically steady")
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, _config.ConfigError):
         return None
     return path if same and ok else None
 
@@ -180,12 +182,51 @@ def _late_mean(v, late):
     return float(v[int(len(v) * (1 - late)):].mean())
 
 
+def _equal_time_change(run, ref, key: str, late: float) -> tuple[float, float]:
+    """(t1, relative change of run against ref) of the time means of `key` over the last
+    `late` fraction of [0, t1], t1 the end of the shorter run: the two runs compared at
+    the same times (a run with internal heating still warms up at the reference's end)."""
+    t, tr = run["history_time"].values, ref["history_time"].values
+    t1 = min(t[-1], tr[-1])
+    a = run[key].values[(t >= (1 - late) * t1) & (t <= t1)].mean()
+    b = ref[key].values[(tr >= (1 - late) * t1) & (tr <= t1)].mean()
+    return float(t1), float(a / b - 1.0)
+
+
+def plot_stability(pairs: list, path: Path):
+    """Mean T and Nu_top against time of each surrogate-only run (solid) and its stored
+    reference (dashed): one column per simulation."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n = len(pairs)
+    fig, axes = plt.subplots(2, n, figsize=(2.4 * n + 1, 4.6), squeeze=False)
+    for j, (spec, run, ref) in enumerate(pairs):
+        for i, key in enumerate(("T_mean", "Nu_top")):
+            ax = axes[i, j]
+            ax.plot(run["history_time"], run[key], lw=0.8, label="surrogate")
+            ax.plot(ref["history_time"], ref[key], "k--", lw=0.8, label="reference")
+            ax.set_xscale("log")
+            ax.tick_params(labelsize=7)
+            if j == 0:
+                ax.set_ylabel({"T_mean": "mean T", "Nu_top": "Nu top"}[key])
+        axes[0, j].set_title(f"sim {spec.sim}: Q {spec.Q:.2g}, gamma {spec.gamma:.2g}, "
+                             f"beta {spec.beta:.2g}", fontsize=7)
+        axes[1, j].set_xlabel("time", fontsize=7)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
               out="stability", late=0.2, echo=print) -> list[dict]:
     """Run the surrogate alone for `steps` steps (no end time) from each chosen simulation's
     hot start, and compare its late mean T and Nu_top (time means over the last `late`
     fraction of the run) with the campaign's stored reference run over its own last `late`
-    fraction. Writes stability.csv and stability.md; returns the rows."""
+    fraction, and the two at equal times (T_mean_change, Nu_top_change: relative changes of
+    the means over the last `late` fraction of the shorter run). Writes stability.csv,
+    stability.md and stability.png; returns the rows."""
     from .campaign import Campaign
     from .output import open_run
     from .providers import shipped_model
@@ -194,7 +235,7 @@ def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
     out.mkdir(parents=True, exist_ok=True)
     specs, preset = campaign_specs(campaign_dir, split, sims)
     camp = Campaign(Path(campaign_dir), "", 0)
-    rows = []
+    rows, pairs = [], []
     for spec in specs:
         cfg = provider_config(_config.defaults(), spec, "surrogate", out, 1e6, steps, model,
                               100, 500, preset)
@@ -224,16 +265,23 @@ def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
                    Nu_top=_late_mean(ds["Nu_top"].values, late),
                    Nu_top_ref=_late_mean(ref["Nu_top"].values, late),
                    t_end_ref=float(ref["history_time"][-1]))
+        row["t_equal"], row["T_mean_change"] = _equal_time_change(ds, ref, "T_mean", late)
+        row["Nu_top_change"] = _equal_time_change(ds, ref, "Nu_top", late)[1]
         row["steps"] = row["steps"] or int(ds.sizes["step"]) - 1     # the history holds step 0
-        ds.close()
-        ref.close()
+        pairs.append((spec, ds, ref))
         echo(f"stability: sim {spec.sim}: {row['status']}, {row['steps']} steps to t = "
              f"{row['t_end']:.3g}; mean T {row['T_mean']:.4f} (reference {row['T_mean_ref']:.4f})"
              f", Nu_top {row['Nu_top']:.3f} (reference {row['Nu_top_ref']:.3f})")
         rows.append(row)
     keys = ["sim", "Q", "gamma", "beta", "status", "steps", "t_end", "T_mean", "T_mean_ref",
-            "Nu_top", "Nu_top_ref", "t_end_ref", "wall_time"]
+            "Nu_top", "Nu_top_ref", "t_end_ref", "t_equal", "T_mean_change", "Nu_top_change",
+            "wall_time"]
     _write_table(rows, keys, out / "stability")
+    if pairs:
+        plot_stability(pairs, out / "stability.png")
+    for _, ds, ref in pairs:
+        ds.close()
+        ref.close()
     return rows
 
 

@@ -89,3 +89,16 @@ def test_readme_namelist_example_parses(tmp_path):
     block = readme.split("```fortran\n", 1)[1].split("```", 1)[0]
     cfg = config.load(write(tmp_path, block))
     assert cfg["physics"]["gamma"] == 1e6 and cfg["stokes"]["every"] == 1
+
+
+def test_stored_namelist_without_a_newer_field_reads_to_the_same_config():
+    # run files store their namelist; one written before a field existed (here: without
+    # &stokes autocast) must read back to the config of today's defaults plus its values
+    from pymantle.output import namelist_text
+    cfg = config.load(None, ["physics.q=3.5", "grid.ny=16"])
+    text = namelist_text(cfg)
+    old = "\n".join(ln for ln in text.splitlines() if "autocast" not in ln)
+    assert old != text
+    assert namelist_text(config.loads(old)) == text
+    with pytest.raises(ConfigError, match="physics"):
+        config.loads(text.replace("q = 3.5", "q = -1.0"))

@@ -99,12 +99,29 @@ def test_stability_runs_the_surrogate_alone_and_compares_late_means(tmp_path, ti
         assert 0.0 <= r["T_mean"] <= 2.0 and 0.0 < r["T_mean_ref"] < 1.0
         assert np.isfinite(r["Nu_top"]) and r["t_end"] > 0
     assert "| sim |" in (tmp_path / "st" / "stability.md").read_text()
+    assert (tmp_path / "st" / "stability.png").stat().st_size > 0
+    for r in rows:      # the equal-time window ends with the shorter run
+        assert r["t_equal"] == pytest.approx(min(r["t_end"], r["t_end_ref"]))
+        assert np.isfinite(r["T_mean_change"]) and np.isfinite(r["Nu_top_change"])
     # a second call reuses the finished runs (same namelist) and reports the same numbers
     said = []
     again = stability(camp, str(tiny_model), steps=15, out=tmp_path / "st", echo=said.append)
     assert any("reusing" in m for m in said)
     assert [(r["T_mean"], r["Nu_top"], r["steps"]) for r in again] == \
         [(r["T_mean"], r["Nu_top"], r["steps"]) for r in rows]
+
+
+def test_equal_time_change_of_a_run_against_itself_is_zero_and_sees_a_scaled_copy():
+    import xarray as xr
+    from pymantle.evaluate import _equal_time_change
+    t = np.linspace(0.0, 1.0, 101)
+    ref = xr.Dataset({"history_time": ("step", t), "T_mean": ("step", 0.5 + t)})
+    assert _equal_time_change(ref, ref, "T_mean", 0.2) == (1.0, 0.0)
+    # a run twice as long, 10 % higher: compared over [0.8, 1] only, where it is 1.1x
+    t2 = np.linspace(0.0, 2.0, 201)
+    run = xr.Dataset({"history_time": ("step", t2), "T_mean": ("step", 1.1 * (0.5 + t2))})
+    t1, change = _equal_time_change(run, ref, "T_mean", 0.2)
+    assert t1 == 1.0 and change == pytest.approx(0.1, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["eba", "decay", "cold"])
