@@ -207,6 +207,8 @@ def plot_stability(pairs: list, path: Path):
             ax.plot(run["history_time"], run[key], lw=0.8, label="surrogate")
             ax.plot(ref["history_time"], ref[key], "k--", lw=0.8, label="reference")
             ax.set_xscale("log")
+            if key == "Nu_top":
+                ax.set_yscale("log")
             ax.tick_params(labelsize=7)
             if j == 0:
                 ax.set_ylabel({"T_mean": "mean T", "Nu_top": "Nu top"}[key])
