@@ -60,6 +60,15 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     return cfg
 
 
+def dissipation_over_work(ds) -> float:
+    """Time integral of the viscous dissipation over that of the buoyancy work. Exactly 1
+    for velocities that solve the discrete Stokes equations (tests/test_stokes_properties.py),
+    whatever T is, so it checks a surrogate's velocities without a reference run."""
+    dt = ds["dt"].values
+    work = float(np.sum(ds["work"].values * dt))
+    return float(np.sum(ds["dissipation"].values * dt)) / work if work > 0 else float("nan")
+
+
 def compare(ref, ds, late: float = 0.5) -> dict:
     """Metrics of run ds against the reference run ref (both xarray Datasets)."""
     nref, n = ref.sizes["time"], ds.sizes["time"]
@@ -79,6 +88,7 @@ def compare(ref, ds, late: float = 0.5) -> dict:
             "mean_T_mae": float(np.mean(np.abs(tm - ref["T_mean"].values))),
             "corr_T": pearson("T"), "corr_u": pearson("u"), "corr_v": pearson("v"),
             "Nu_top": float(ds["Nu_top"][-1]), "Vrms": float(ds["Vrms"][-1]),
+            "dissipation_over_work": dissipation_over_work(ds),
             "steps": int(ds.sizes["step"]), "wall_time": float(ds.attrs.get("wall_time", np.nan)),
             "status": str(ds.attrs.get("status", "?"))}
 
@@ -331,7 +341,8 @@ def scenario(name, campaign_dir, model, out=None, sims=None, end_time=0.05, max_
 
 def write_tables(results, out: Path):
     keys = ["sim", "Q", "gamma", "beta", "provider", "status", "steps", "wall_time", "speedup",
-            "profile_mae", "mean_T_mae", "corr_T", "corr_u", "corr_v", "Nu_top", "Vrms"]
+            "profile_mae", "mean_T_mae", "corr_T", "corr_u", "corr_v", "Nu_top", "Vrms",
+            "dissipation_over_work"]
     _write_table(results, keys, out / "results")
 
 

@@ -79,6 +79,9 @@ def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     assert d["profile_mae"] == 0 and d["mean_T_mae"] == 0 and d["corr_T"] == pytest.approx(1.0)
     assert by["skip"]["mean_T_mae"] > 0 and by["skip"]["corr_T"] > 0.5
     assert 0 < by["surrogate"]["profile_mae"] < 1
+    # dissipation = buoyancy work holds for Stokes solutions only (reference-free check)
+    assert d["dissipation_over_work"] == pytest.approx(1.0, rel=1e-6)
+    assert abs(by["surrogate"]["dissipation_over_work"] - 1.0) > 1e-3
     assert (tmp_path / "ev" / "results.csv").is_file() and (tmp_path / "ev" / "results.md").is_file()
     assert any(p.suffix == ".png" for p in (tmp_path / "ev").iterdir())
     # a second call with one more provider reuses the finished runs, with the same numbers
