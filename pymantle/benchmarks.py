@@ -121,21 +121,21 @@ def run_case(name: str, resolution: int | None = None, out: str | None = None,
         raise config.ConfigError(f"--spinup-every {spinup_every}: allowed 1 or more")
     if steady_tol is not None and not steady_tol > 0:
         raise config.ConfigError(f"--steady-tol {steady_tol}: allowed > 0")
-    cfg = case.config(resolution, out, stokes, progress, start_from)
-    if steady_tol is not None:
-        cfg["time"]["steady_tol"] = steady_tol
+
+    def make(start, directory, every=1):
+        c = case.config(resolution, directory, stokes, progress, start)
+        if steady_tol is not None:
+            c["time"]["steady_tol"] = steady_tol
+        c["stokes"]["every"] = every
+        return c
+
+    cfg = make(start_from, out)
     n = cfg["grid"]["ny"]
     if spinup_every > 1:
-        spin = case.config(resolution, str(Path(cfg["output"]["directory"]) / "spinup"), stokes,
-                           progress, start_from)
-        spin["time"]["steady_tol"] = cfg["time"]["steady_tol"]
-        spin["stokes"]["every"] = spinup_every
-        pre = run(spin)
+        pre = run(make(start_from, str(Path(cfg["output"]["directory"]) / "spinup"), spinup_every))
         echo(f"# spin-up with Stokes every {spinup_every} steps: {pre.status} after "
              f"{pre.steps} steps, t = {pre.time:.4g}, {pre.wall_time:.1f} s")
-        cfg = case.config(resolution, out, stokes, progress, str(pre.directory))
-        if steady_tol is not None:
-            cfg["time"]["steady_tol"] = steady_tol
+        cfg = make(str(pre.directory), out)
     res = run(cfg)
     lines, ok = compare(case, quantities(res.final, cfg), n)
     echo(f"# {case.name} at {cfg['grid']['nx']}x{n} cells: {res.status} after {res.steps} "
