@@ -19,6 +19,11 @@ from .physics import face_buoyancy
 class VelocityProvider:
     name = "base"
 
+    def prefetch(self, step: int, T):
+        """Start computing the velocities of T for `step` without waiting for them; the
+        time loop calls this before it builds the viscosity, so a GPU provider's forward
+        pass overlaps that host work. `velocities` at the same step then collects them."""
+
     def velocities(self, step: int, T, eta_c, eta_n):
         raise NotImplementedError
 
@@ -97,6 +102,7 @@ class SurrogateProvider(VelocityProvider):
         import torch
         from .ml.checkpoint import ModelFileError, load_model_file
         from .ml.data import InputNormalisation
+        from .ml.layers import set_conv_impl
         from .ml.models import StokesSurrogate, SurrogateConfig
         from .ml.scaling import VelocityScaling
         try:
@@ -113,9 +119,20 @@ class SurrogateProvider(VelocityProvider):
         self.model.eval()
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
+        cuda = self.device.type == "cuda"
         # Subnormal float32 activations slow x86 convolutions by ~10x (measured); flush them.
         torch.set_flush_denormal(True)
-        self.channels_last = self.dtype == torch.float32   # faster for float32 on CPU (bench_model)
+        # The same network, computed the way each device runs it fastest (docs/gpu.md):
+        # nine small convolutions per layer on the CPU, few large ones on a GPU.
+        self.conv_impl = os.environ.get("PYMANTLE_CONV_IMPL", "auto" if cuda else "banks")
+        set_conv_impl(self.model, self.conv_impl)
+        if cuda:
+            # No TF32 convolutions (torch's default on NVIDIA GPUs): their 10-bit mantissa
+            # puts 1-8 % errors into the velocities, which are differences of neighbouring
+            # stream-function values (measured on the shipped model, docs/gpu.md).
+            torch.backends.cudnn.allow_tf32 = False
+        # channels_last: faster for float32 on the CPU (bench_model)
+        self.channels_last = self.dtype == torch.float32 and not cuda
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         n = payload["normalisation"]
@@ -128,7 +145,6 @@ class SurrogateProvider(VelocityProvider):
         self.x, self.y = grid.centres()
         self.p = np.zeros(grid.shape)
         nu, nv = int(np.prod(grid.u_shape)), int(np.prod(grid.v_shape))
-        cuda = self.device.type == "cuda"
         # The buffers the kernels read: u and v are views of one float64 block; on a GPU it
         # is pinned host memory, filled by one device-to-host copy per step.
         self._host = torch.zeros(nu + nv, dtype=torch.float64, pin_memory=cuda)
@@ -138,7 +154,9 @@ class SurrogateProvider(VelocityProvider):
         self._graph = None
         # Mixed precision (GPU only; on the CPU the model's dtype is used as is)
         self.autocast = getattr(torch, autocast) if cuda and autocast != "none" else None
+        self._pending = None                            # step of a prefetch in flight
         if cuda:
+            self._done = torch.cuda.Event()
             self._setup_device_inputs()
             if os.environ.get("PYMANTLE_CUDA_GRAPH", "1") != "0":
                 self._capture()
@@ -210,19 +228,35 @@ class SurrogateProvider(VelocityProvider):
             warnings.warn(f"CUDA graph capture failed ({exc}); running the network eagerly")
             self._graph = None
 
+    def _launch(self, T):
+        """Queue upload, forward pass and download on the GPU; returns at once."""
+        import torch
+        self._T_host.numpy()[...] = T                   # pinned staging, then one upload
+        self._T_dev.copy_(self._T_host, non_blocking=True)
+        with torch.no_grad():
+            if self._graph is not None:
+                self._graph.replay()
+                out = self._out_dev
+            else:
+                out = self._device_forward()
+        self._host.copy_(out, non_blocking=True)        # one download into the pinned block
+        self._done.record()
+
+    def prefetch(self, step, T):
+        # Safe: the loop no longer reads the previous step's u, v (the kernels' buffers,
+        # which the download overwrites) once it asks for the next step's.
+        if self.device.type == "cuda":
+            self._launch(T)
+            self._pending = step
+
     def velocities(self, step, T, eta_c, eta_n):
         import torch
         from .ml.data import input_channels
         if self.device.type == "cuda":                  # eta_c is rebuilt on the device
-            self._T_host.numpy()[...] = T               # pinned staging, then one upload
-            self._T_dev.copy_(self._T_host, non_blocking=True)
-            with torch.no_grad():
-                if self._graph is not None:
-                    self._graph.replay()
-                    out = self._out_dev
-                else:
-                    out = self._device_forward()
-            self._host.copy_(out)                       # one download; waits for the GPU
+            if self._pending != step:
+                self._launch(T)
+            self._pending = None
+            self._done.synchronize()                    # the download has landed
             return self.u, self.v, self.p, 0
         x = torch.from_numpy(input_channels(T, eta_c, self.x, self.y, self.params))
         x = x[None].to(self.device, self.dtype)
@@ -241,6 +275,10 @@ class WarmupProvider(VelocityProvider):
     def __init__(self, warm: VelocityProvider, then: VelocityProvider, steps: int):
         self.warm, self.then, self.steps = warm, then, steps
         self.name = then.name
+
+    def prefetch(self, step, T):
+        if step >= self.steps:
+            self.then.prefetch(step, T)
 
     def velocities(self, step, T, eta_c, eta_n):
         prov = self.warm if step < self.steps else self.then

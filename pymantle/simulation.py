@@ -221,7 +221,8 @@ class Simulation:
                 if n % out["checkpoint_every"] == 0 and n != resumed_from and n > 0:
                     self._checkpoint(ckpt, ds, T, u, v, p, n, t, hist, n_snap)
                     self.provider.force_refresh()
-                eta_c, eta_n = self.viscosity(T)
+                self.provider.prefetch(n, T)      # a GPU network runs while the host
+                eta_c, eta_n = self.viscosity(T)  # builds the viscosity
                 u, v, p, its = self.provider.velocities(n, T, eta_c, eta_n)
                 d = compute(grid, T, u, v, eta_c, eta_n)
                 finished = (t >= tm["end_time"] * (1 - 1e-12) or n >= tm["max_steps"])

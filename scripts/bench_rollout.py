@@ -1,10 +1,15 @@
 #!/usr/bin/env python
 """Per-step cost of every velocity provider in the time loop, side by side in one run, at
-the laptop grid (32x128) and the paper grid (126x504) on this CPU: direct (MUMPS), lagged,
-iterative (BiCGStab), skip-100 and the surrogate (full-size network with random weights in
-float32 and float64: the cost does not depend on the weights). The speed-up is the
-surrogate step against the direct step, both measured here.
-Usage: python scripts/bench_rollout.py [--steps 20] [--threads 2]"""
+the laptop grid (32x128) and the paper grid (126x504) on this CPU: direct (MUMPS,
+refactorising with the analysis kept), fresh-lu (new analysis and factorisation every step:
+the study's reference), lagged, iterative (BiCGStab), skip-100, the surrogate (full-size
+network with random weights in float32 and float64: the cost does not depend on the
+weights), and host-only (velocities handed over ready-made: the loop's own cost, what is
+left of a step when a GPU computes the velocities). The speed-up is the surrogate step
+against the direct step, both measured here. With --gpu-json (a scripts/gpu_check.py
+result with its "step" section) it also composes the GPU hybrid step at the paper grid:
+host-only here + the GPU provider's host-to-host time there, against direct and fresh-lu.
+Usage: python scripts/bench_rollout.py [--steps 20] [--threads 2] [--gpu-json FILE]"""
 import argparse
 import os
 import tempfile
@@ -15,13 +20,33 @@ import torch  # noqa: E402
 
 from benchlib import append, random_model_file  # noqa: E402
 from pymantle import config  # noqa: E402
+from pymantle.providers import StokesProvider, VelocityProvider  # noqa: E402
 from pymantle.simulation import Simulation  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--steps", type=int, default=20)
 ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--gpu-json", help="gpu_check.py results with a 'step' section")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
+
+
+class ReadyVelocities(VelocityProvider):
+    """Hands over the same stored velocities every step: times the loop without a solve."""
+    name = "host-only"
+
+    def __init__(self, grid):
+        import numpy as np
+        rng = np.random.default_rng(0)
+        self.u = 10 * rng.standard_normal(grid.u_shape)
+        self.v = 10 * rng.standard_normal(grid.v_shape)
+        self.u[:, [0, -1]] = 0.0
+        self.v[[0, -1], :] = 0.0
+        self.p = np.zeros(grid.shape)
+
+    def velocities(self, step, T, eta_c, eta_n):
+        return self.u, self.v, self.p, 0
+
 
 rows, res = [], {}
 with tempfile.TemporaryDirectory() as tmp:
@@ -33,7 +58,8 @@ with tempfile.TemporaryDirectory() as tmp:
         g = config.load(None, base).grid()
         models = {dt: random_model_file(f"{tmp}/{preset}-{dt}.pt", g.nx, g.ny, dt)
                   for dt in ("float32", "float64")}
-        runs = {"direct": [], "lagged": ["stokes.solver='lagged'"],
+        runs = {"direct": [], "fresh-lu": [], "host-only": [],
+                "lagged": ["stokes.solver='lagged'"],
                 "iterative": ["stokes.solver='iterative'"], "skip-100": ["stokes.every=100"],
                 "surrogate-f32": ["stokes.solver='surrogate'", f"stokes.model='{models['float32']}'"],
                 "surrogate-f64": ["stokes.solver='surrogate'", f"stokes.model='{models['float64']}'"]}
@@ -41,7 +67,10 @@ with tempfile.TemporaryDirectory() as tmp:
             if preset == "paper" and name == "iterative":
                 continue                      # minutes per solve at this size on 2 cores
             cfg = config.load(None, base + extra + [f"output.directory='{tmp}/{preset}-{name}'"])
-            r = Simulation(cfg).run()
+            prov = {"fresh-lu": lambda: StokesProvider(g, cfg["physics"]["ra"], "direct",
+                                                         reuse_symbolic=False),
+                    "host-only": lambda: ReadyVelocities(g)}.get(name, lambda: None)()
+            r = Simulation(cfg, provider=prov).run()
             ms = r.wall_time / r.steps * 1e3
             res[(preset, name)] = ms
             rows.append(f"| {preset} {g.ny}x{g.nx} | {name} | {ms:.1f} |")
@@ -52,7 +81,21 @@ body = (f"Per-step wall time in the time loop (CPU, {args.threads} torch threads
         "| grid | provider | ms per step |\n|---|---|---|\n" + "\n".join(rows)
         + f"\n\nSurrogate speed-up over the direct step: laptop {sp['laptop']:.2f}x, "
           f"paper {sp['paper']:.2f}x.")
-append("bench_rollout: velocity providers in the time loop", body,
-       f"RESULT speedup_laptop={sp['laptop']:.2f} speedup_paper={sp['paper']:.2f} "
-       f"direct_ms_paper={res[('paper', 'direct')]:.0f} "
-       f"surrogate_ms_paper={min(res[('paper', 'surrogate-f32')], res[('paper', 'surrogate-f64')]):.0f}")
+result = (f"RESULT speedup_laptop={sp['laptop']:.2f} speedup_paper={sp['paper']:.2f} "
+          f"direct_ms_paper={res[('paper', 'direct')]:.0f} "
+          f"fresh_lu_ms_paper={res[('paper', 'fresh-lu')]:.0f} "
+          f"surrogate_ms_paper={min(res[('paper', 'surrogate-f32')], res[('paper', 'surrogate-f64')]):.0f}")
+if args.gpu_json:
+    import json
+    gpu = json.load(open(args.gpu_json))
+    gpu_ms = gpu["step"]["serial"]["provider_ms"]      # upload, network, download
+    hybrid = res[("paper", "host-only")] + gpu_ms
+    vs = {k: res[("paper", k)] / hybrid for k in ("direct", "fresh-lu")}
+    body += (f"\n\nGPU hybrid step at the paper grid, composed: host-only here "
+             f"{res[('paper', 'host-only')]:.2f} ms + the surrogate provider on the "
+             f"{gpu['device']} {gpu_ms:.2f} ms ({args.gpu_json}; no credit taken for "
+             f"overlapping the two) = {hybrid:.2f} ms: {vs['direct']:.0f}x the direct "
+             f"step, {vs['fresh-lu']:.0f}x the fresh-LU step.")
+    result += (f" gpu_hybrid_ms_paper={hybrid:.2f} speedup_gpu_paper_vs_direct={vs['direct']:.0f}"
+               f" speedup_gpu_paper_vs_fresh_lu={vs['fresh-lu']:.0f}")
+append("bench_rollout: velocity providers in the time loop", body, result)

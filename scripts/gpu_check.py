@@ -15,6 +15,10 @@ the Fortran kernels are needed. Sections, each timed and each allowed to fail al
   precision the provider with &stokes autocast = none / bfloat16 / float16 (CUDA graph):
             time per call and the velocity difference against no autocast (shipped laptop
             model on a campaign field; random weights at the paper grid)
+  impl      the provider's forward pass computed several ways (nine-bank vs stacked learned
+            padding, TF32 on/off, channels_last, cudnn.benchmark): ms per call and per graph
+            replay, kernels per forward, velocity error against float64; training samples/s
+  compile   torch.compile of the stacked network at the paper grid, inside the CUDA graph
   parallel  the ablation variants (pymantle.ml.ablation) and the four U-net baselines, each
             trained by the Trainer in its own process at once on the one GPU (the laptop
             grid leaves it launch-bound, so processes overlap), a short common recipe
@@ -160,6 +164,51 @@ def per_call_ms(p, T, eta_c, eta_n, n, warm):
     return (time.perf_counter() - t0) / n * 1e3, out
 
 
+def _campaign_field(g):
+    """A cv snapshot of the pack's campaign, resampled to grid g, and its physics."""
+    from scipy.ndimage import map_coordinates
+    from pymantle.ml.pack import PackDataset
+    cv = PackDataset(Path(args.inputs) / "pack.npz", "cv")
+    sim, _ = cv.items[len(cv) // 2]
+    T0 = cv.T[len(cv) // 2].astype(float)
+    zy = (np.arange(g.ny) + 0.5) / g.ny * T0.shape[0] - 0.5
+    zx = (np.arange(g.nx) + 0.5) / g.nx * T0.shape[1] - 0.5
+    T = map_coordinates(T0, np.meshgrid(zy, zx, indexing="ij"), order=1, mode="nearest")
+    return T, cv.meta["physics"][str(sim)]
+
+
+def _replay_ms(p, n=200):
+    """Median device time of one graph replay (no host copies), by CUDA events."""
+    if p._graph is None:
+        return None
+    ts = []
+    for _ in range(n):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        p._graph.replay()
+        b.record()
+        b.synchronize()
+        ts.append(a.elapsed_time(b))
+    return float(np.median(ts))
+
+
+def _kernels_per_forward(p, T, eta_c, eta_n, tag):
+    """Device events (kernels and copies) of one eager provider call, and the profile
+    table in OUT (on a CPU: the operators instead)."""
+    from torch.profiler import ProfilerActivity, profile
+    cuda = dev.type == "cuda"
+    p._graph = None
+    p.velocities(0, T, eta_c, eta_n)
+    sync()
+    with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
+        p.velocities(0, T, eta_c, eta_n)
+        sync()
+    kind = torch.autograd.DeviceType.CUDA if cuda else torch.autograd.DeviceType.CPU
+    (out / f"profile_{tag}.txt").write_text(prof.key_averages().table(
+        sort_by="cuda_time_total" if cuda else "cpu_time_total", row_limit=25))
+    return sum(e.device_type == kind for e in prof.events())
+
+
 @section("provider")
 def provider():
     import os
@@ -188,60 +237,6 @@ def provider():
                         np.abs(div).max() / max(np.abs(u).max() / g.dx, 1e-300))
                     print(key, round(ms, 3), flush=True)
     R["provider"] = res
-
-
-@section("step")
-def step():
-    """The hybrid time step at the paper grid as the time loop runs it: viscosity, the
-    surrogate provider (float32, CUDA graph), time step, the Fortran energy step, T clip,
-    Nu and Vrms. Needs the kernels built on this machine (gpu_train_check.sh tries f2py)."""
-    import os
-    from pymantle.grid import Grid
-    from pymantle.physics import corner_viscosity, viscosity
-    from pymantle.providers import SurrogateProvider
-    os.environ["PYMANTLE_CUDA_GRAPH"] = "1"
-    res = {}
-    ny, nx = GRIDS["paper"]
-    g = Grid(nx=nx, ny=ny, aspect=4.0)
-    _, y = g.centres()
-    ph = {"q": 5.0, "gamma": 3e5, "beta": 10.0}
-    T = np.clip(0.5 + 0.05 * np.random.default_rng(0).standard_normal(g.shape), 0, 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        p = SurrogateProvider(g, ph, str(model_file(tmp, "paper", "float32")))
-        res["graph"] = p._graph is not None
-        eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
-        res["provider_ms"], _ = per_call_ms(p, T, eta_c, None, 100, 5)
-        n = 100
-        try:
-            from pymantle import diagnostics
-            from pymantle.energy import EnergySolver
-        except ImportError as exc:
-            res["kernels"] = f"not built here ({exc})"
-            R["step"] = res
-            return
-        en = EnergySolver(g)
-        parts = {"viscosity": 0.0, "provider": 0.0, "energy": 0.0, "diagnostics": 0.0}
-        for k in range(n + 5):
-            t = [time.perf_counter()]
-            eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
-            eta_n = corner_viscosity(eta_c)
-            t.append(time.perf_counter())
-            u, v, _, _ = p.velocities(k, T, eta_c, eta_n)
-            t.append(time.perf_counter())
-            dt = en.time_step(u, v)
-            en.step(T, u, v, ph["q"], dt)
-            np.clip(T, 0.0, 2.0, out=T)
-            t.append(time.perf_counter())
-            diagnostics.compute(g, T, u, v, eta_c, eta_n)     # every step, as the loop does
-            t.append(time.perf_counter())
-            if k >= 5:
-                for key, a, b in zip(parts, t[:-1], t[1:]):
-                    parts[key] += (b - a) / n * 1e3
-        res.update({f"{k}_ms": val for k, val in parts.items()})
-        res["step_ms"] = sum(parts.values())
-        res["T_range"] = [float(T.min()), float(T.max())]
-        print(res, flush=True)
-    R["step"] = res
 
 
 @section("bicgstab")
@@ -360,6 +355,217 @@ def precision():
                 print(key, {k: v for k, v in res.items() if k.startswith(key)}, flush=True)
             res[f"{gname}_model"] = "shipped laptop.pt" if path == shipped else "random weights"
     R["precision"] = res
+
+
+#: (conv impl, TF32 convolutions, channels_last, cudnn.benchmark)
+IMPL_VARIANTS = [("banks", True, True, False), ("banks", False, False, False),
+                 ("stacked", True, False, False), ("stacked", False, False, False),
+                 ("patched", False, False, False), ("auto", False, False, False),
+                 ("auto", True, False, False)]
+
+
+@section("impl")
+def impl():
+    """The provider's forward pass computed different ways (same weights): nine-bank vs
+    stacked learned padding, TF32 on/off, channels_last, cudnn.benchmark. Per variant: host
+    to host ms per call (CUDA graph), device ms per replay, and the velocity error against
+    the same network in float64 (shipped laptop model; random weights at the paper grid)."""
+    import copy
+    import os
+    from pymantle.grid import Grid
+    from pymantle.ml.data import input_channels
+    from pymantle.ml.layers import set_conv_impl
+    from pymantle.physics import corner_viscosity, viscosity
+    from pymantle.providers import SurrogateProvider
+    os.environ["PYMANTLE_CUDA_GRAPH"] = "0"
+    res = {}
+    shipped = Path(__file__).resolve().parent.parent / "pymantle" / "models" / "laptop.pt"
+    with tempfile.TemporaryDirectory() as tmp:
+        for gname, (ny, nx) in GRIDS.items():
+            g = Grid(nx=nx, ny=ny, aspect=4.0)
+            _, y = g.centres()
+            T, ph = _campaign_field(g)
+            eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
+            eta_n = corner_viscosity(eta_c)
+            path = shipped if (gname == "laptop" and not args.smoke) else \
+                model_file(tmp, gname, "float32")
+            p = SurrogateProvider(g, ph, str(path))
+            x = torch.from_numpy(input_channels(T, eta_c, p.x, p.y, p.params))[None]
+            if dev.type == "cuda":
+                p.velocities(0, T, eta_c, eta_n)             # fills the device inputs
+                x = p._in_dev
+            m64 = copy.deepcopy(p.model).to(torch.float64, memory_format=torch.contiguous_format)
+            set_conv_impl(m64, "banks")
+            with torch.no_grad():
+                u, v = m64(x.double())
+            ref = torch.cat([u.reshape(-1), v.reshape(-1)]).mul_(p.scale).cpu().numpy()
+            for tag in ("banks", "auto"):
+                set_conv_impl(p.model, tag)
+                p.channels_last = False
+                p.model.to(memory_format=torch.contiguous_format)
+                res[f"{gname}_{tag}_events"] = _kernels_per_forward(p, T, eta_c, eta_n,
+                                                                    f"{gname}_{tag}")
+            for conv, tf32, cl, bench in IMPL_VARIANTS:
+                key = (f"{gname}_{conv}_{'tf32' if tf32 else 'fp32'}"
+                       f"{'_cl' if cl else ''}{'_bench' if bench else ''}")
+                torch.backends.cudnn.allow_tf32 = tf32
+                torch.backends.cudnn.benchmark = bench
+                set_conv_impl(p.model, conv)
+                p.channels_last = cl
+                p.model.to(memory_format=torch.channels_last if cl else torch.contiguous_format)
+                p._graph = None
+                p._capture()
+                n_calls = 5 if args.smoke else 200
+                ms, (u, v, _, _) = per_call_ms(p, T, eta_c, eta_n, n_calls, 5)
+                ms2, _ = per_call_ms(p, T, eta_c, eta_n, n_calls, 0)
+                got = np.concatenate([u.ravel(), v.ravel()])
+                res[key] = {"ms": ms, "ms_again": ms2, "replay_ms": _replay_ms(p),
+                            "rel_l2_vs_float64": float(np.linalg.norm(got - ref)
+                                                       / np.linalg.norm(ref))}
+                print(key, res[key], flush=True)
+                save()
+            torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = True, False
+            res[f"{gname}_model"] = "shipped laptop.pt" if path == shipped else "random weights"
+            R["impl"] = res
+    # training throughput of the two implementations (batch 16, float32, laptop grid)
+    ny, nx = GRIDS["laptop"]
+    torch.backends.cudnn.allow_tf32 = True             # training keeps torch's default
+    for tag in ("banks", "stacked", "auto"):
+        torch.manual_seed(0)
+        m = StokesSurrogate(SurrogateConfig(dtype=torch.float32), aspect=4.0).to(dev)
+        set_conv_impl(m, tag)
+        opt = torch.optim.Adam(m.parameters(), 1e-3)
+        xb = torch.randn(16, 7, ny, nx, device=dev)
+        ub = torch.randn(16, 1, ny, nx + 1, device=dev)
+        vb = torch.randn(16, 1, ny + 1, nx, device=dev)
+
+        def train_step():
+            opt.zero_grad()
+            up, vp = m(xb)
+            loss, _ = surrogate_loss(up, vp, ub, vb, 4.0 / nx, 1.0 / ny)
+            loss.backward()
+            opt.step()
+        res[f"train_laptop_{tag}_samples_per_s"] = 16 / timed(train_step, 10)
+    print({k: x for k, x in res.items() if k.startswith("train")}, flush=True)
+    R["impl"] = res
+
+
+@section("step")
+def step():
+    """The hybrid time step at the paper grid as the time loop runs it: (prefetch,)
+    viscosity, the surrogate provider (float32, CUDA graph), time step, energy step, T clip,
+    diagnostics; with and without the prefetch that overlaps the forward pass with the host
+    viscosity. Uses the Fortran kernels when this machine could build them (f2py, see
+    gpu_train_check.sh); otherwise the NumPy energy step (slower than the kernel, so the
+    step time is an upper bound) and no diagnostics (timed on the CPU machine instead)."""
+    import os
+    from pymantle.grid import Grid
+    from pymantle.physics import corner_viscosity, viscosity
+    from pymantle.providers import SurrogateProvider
+    os.environ["PYMANTLE_CUDA_GRAPH"] = "1"
+    res = {}
+    ny, nx = GRIDS["paper"]
+    g = Grid(nx=nx, ny=ny, aspect=4.0)
+    _, y = g.centres()
+    T0, ph = _campaign_field(g)
+    try:
+        from pymantle import diagnostics
+        from pymantle.energy import EnergySolver
+        en = EnergySolver(g)
+        time_step, energy_step = en.time_step, (lambda T, u, v, dt: en.step(T, u, v, ph["q"], dt))
+        diag = diagnostics.compute
+        res["kernels"] = "Fortran"
+    except ImportError as exc:
+        from pymantle import energy_numpy as E
+        res["kernels"] = f"NumPy energy step, no diagnostics ({exc})"
+        time_step = lambda u, v: 0.5 * min(g.dx / max(np.abs(u).max(), 1e-30),
+                                           g.dy / max(np.abs(v).max(), 1e-30),
+                                           0.25 * min(g.dx, g.dy) ** 2)
+
+        def energy_step(T, u, v, dt):
+            T[...] = E.step_ssprk2(T, u, v, ph["q"], g.dx, g.dy, dt)
+        diag = None
+    with tempfile.TemporaryDirectory() as tmp:
+        p = SurrogateProvider(g, ph, str(model_file(tmp, "paper", "float32")))
+        res["graph"] = p._graph is not None
+        res["conv_impl"] = p.conv_impl
+        eta_c = viscosity(T0, y, ph["gamma"], ph["beta"])
+        res["provider_ms"], _ = per_call_ms(p, T0, eta_c, None, 200, 5)
+        n, finals = 200, {}
+        for overlap in (False, True):
+            T = T0.copy()
+            parts = {"prefetch": 0.0, "viscosity": 0.0, "provider": 0.0, "energy": 0.0,
+                     "diagnostics": 0.0}
+            for k in range(n + 5):
+                t = [time.perf_counter()]
+                if overlap:
+                    p.prefetch(k, T)
+                t.append(time.perf_counter())
+                eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
+                eta_n = corner_viscosity(eta_c)
+                t.append(time.perf_counter())
+                u, v, _, _ = p.velocities(k, T, eta_c, eta_n)
+                t.append(time.perf_counter())
+                dt = time_step(u, v)
+                energy_step(T, u, v, dt)
+                np.clip(T, 0.0, 2.0, out=T)
+                t.append(time.perf_counter())
+                if diag is not None:
+                    diag(g, T, u, v, eta_c, eta_n)     # every step, as the loop does
+                t.append(time.perf_counter())
+                if k >= 5:
+                    for key, a, b in zip(parts, t[:-1], t[1:]):
+                        parts[key] += (b - a) / n * 1e3
+            tag = "overlap" if overlap else "serial"
+            res[tag] = {f"{k}_ms": val for k, val in parts.items()}
+            res[tag]["step_ms"] = sum(parts.values())
+            res[tag]["T_range"] = [float(T.min()), float(T.max())]
+            finals[tag] = T
+            print(tag, res[tag], flush=True)
+        # The prefetch must not change the trajectory, only the time it takes.
+        res["overlap_equals_serial"] = bool(np.array_equal(finals["serial"], finals["overlap"]))
+    R["step"] = res
+
+
+@section("compile")
+def compile_():
+    """torch.compile (Inductor, default mode) of the stacked network at the paper grid,
+    then captured in the provider's CUDA graph: what kernel fusion adds on top."""
+    import os
+    from pymantle.grid import Grid
+    from pymantle.physics import corner_viscosity, viscosity
+    from pymantle.providers import SurrogateProvider
+    os.environ["PYMANTLE_CUDA_GRAPH"] = "0"
+    res = {}
+    ny, nx = GRIDS["paper"]
+    g = Grid(nx=nx, ny=ny, aspect=4.0)
+    _, y = g.centres()
+    T, ph = _campaign_field(g)
+    eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
+    eta_n = corner_viscosity(eta_c)
+    with tempfile.TemporaryDirectory() as tmp:
+        for tf32 in (False, True):
+            torch.backends.cudnn.allow_tf32 = tf32
+            p = SurrogateProvider(g, ph, str(model_file(tmp, "paper", "float32")))
+            p._capture()
+            ms0, (u0, v0, _, _) = per_call_ms(p, T, eta_c, eta_n, 200, 5)
+            ref = np.concatenate([u0.ravel(), v0.ravel()])
+            t0 = time.perf_counter()
+            p.model = torch.compile(p.model)
+            p._graph = None
+            p._capture()
+            key = f"paper_stacked_{'tf32' if tf32 else 'fp32'}_compiled"
+            res[f"{key}_compile_s"] = time.perf_counter() - t0
+            ms, (u, v, _, _) = per_call_ms(p, T, eta_c, eta_n, 200, 5)
+            got = np.concatenate([u.ravel(), v.ravel()])
+            res[key] = {"ms": ms, "ms_uncompiled": ms0, "graph": p._graph is not None,
+                        "replay_ms": _replay_ms(p) if p._graph is not None else None,
+                        "rel_l2_vs_uncompiled": float(np.linalg.norm(got - ref)
+                                                      / np.linalg.norm(ref))}
+            print(key, res[key], flush=True)
+            R["compile"] = res
+            save()
+    torch.backends.cudnn.allow_tf32 = True
 
 
 def _workers():

@@ -201,3 +201,50 @@ def test_surrogate_tiny_batch_overfits():
         opt.step()
         losses.append(loss.item())
     assert min(losses[-10:]) < 0.1 * losses[0]
+
+
+@pytest.mark.parametrize("impl", ["stacked", "patched", "auto"])
+@pytest.mark.parametrize("shared_bias", [False, True])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 13), (1, 3, 3, 5), (1, 3, 1, 7), (2, 3, 16, 63),
+                                   (1, 3, 5, 6)])
+def test_boundary_conv_gpu_impls_equal_banks(shape, shared_bias, impl):
+    """The GPU's ways of computing the nine banks (one stacked convolution + gather; the
+    interior bank with the edge strips patched over it) give the nine-bank function
+    exactly, also where bands collapse on the coarsest levels, with the same gradients."""
+    torch.manual_seed(1)
+    conv = BoundaryConv2d(3, 4, 5, shared_bias=shared_bias).to(F64)
+    x = torch.randn(*shape, dtype=F64, requires_grad=True)
+    ref = conv(x)
+    g_ref = torch.autograd.grad(ref.square().sum(), [x, conv.banks["top_left"].weight])
+    conv.impl, conv.patch_min_cells = impl, 50     # auto: patched on the larger shapes
+    out = conv(x)
+    g = torch.autograd.grad(out.square().sum(), [x, conv.banks["top_left"].weight])
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_surrogate_gpu_impls_equal_banks():
+    """set_conv_impl switches the whole model; the output does not change."""
+    from pymantle.ml.layers import set_conv_impl
+    torch.manual_seed(2)
+    m = StokesSurrogate(SurrogateConfig(width=8, levels=3, layers_per_level=1, groups=2))
+    x = torch.randn(1, 7, 12, 48, dtype=F64)
+    u0, v0 = m(x)
+    for impl in ("stacked", "patched", "auto"):
+        set_conv_impl(m, impl)
+        u1, v1 = m(x)
+        torch.testing.assert_close(u1, u0, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(v1, v0, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="banks"):
+        set_conv_impl(m, "fast")
+
+
+def test_group_norm_by_reduction_equals_torch_group_norm():
+    """The GPU's GroupNorm path (var_mean + elementwise) is torch's group_norm."""
+    from pymantle.ml.layers import group_norm_by_reduction
+    torch.manual_seed(3)
+    x = torch.randn(2, 16, 9, 31, dtype=F64) * 3 + 1
+    w, b = torch.randn(16, dtype=F64), torch.randn(16, dtype=F64)
+    torch.testing.assert_close(group_norm_by_reduction(x, 4, w, b),
+                               F.group_norm(x, 4, w, b), rtol=1e-12, atol=1e-12)

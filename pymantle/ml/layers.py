@@ -91,6 +91,18 @@ class BoundaryConv2d(nn.Module):
         else:
             self.register_parameter("bias", None)
 
+    #: How the nine banks are computed; the same function and parameters every way.
+    #: "banks": nine convolutions, each on its own strip (fewest operations: the CPU's
+    #: choice). "stacked": one zero-padded convolution with the nine banks stacked as
+    #: output channels, then a gather that keeps each output position's own bank (9x the
+    #: arithmetic in two kernels: at batch 1 a GPU is bound by kernel count on small
+    #: fields). "patched": the interior bank over the whole field, then the four edge
+    #: strips recomputed and written over it (1x the arithmetic in ~15 small kernels).
+    #: "auto": patched on fields of at least `patch_min_cells` cells, stacked below (the
+    #: GPU's choice; measured in docs/gpu.md).
+    impl = "banks"
+    patch_min_cells = 8192
+
     def _bank(self, name, window):
         conv = self.banks[name]
         bias = conv.bias if self.bias is None else self.bias
@@ -99,6 +111,11 @@ class BoundaryConv2d(nn.Module):
     def forward(self, x):
         H, W = x.shape[-2:]
         p = self.pad
+        if self.impl in ("patched", "auto") and H > 2 * p and W > 2 * p and (
+                self.impl == "patched" or H * W >= self.patch_min_cells):
+            return self._forward_patched(x)
+        if self.impl in ("stacked", "auto", "patched"):
+            return self._forward_stacked(x)
         rows, cols = _bands(H, p), _bands(W, p)
         out_rows = []
         for (r0, r1), names in zip(rows, _BANKS):
@@ -109,9 +126,86 @@ class BoundaryConv2d(nn.Module):
             out_rows.append(torch.cat(pieces, dim=-1))
         return torch.cat(out_rows, dim=-2)
 
+    def _region_index(self, rows, W: int, device):
+        """Bank number of every output position in `rows` (a tuple of row bands, 0-2) and
+        all W columns: 3 * row band + column band, counted from the first bank of the
+        lowest row band present, flattened to (1, 1, 1, n); cached per shape and device
+        (built by the warm-up calls, before any CUDA graph capture)."""
+        key = (rows, W, str(device))
+        cache = self.__dict__.setdefault("_regions", {})
+        if key not in cache:
+            cols = torch.cat([torch.full((b - a,), i)
+                              for i, (a, b) in enumerate(_bands(W, self.pad))])
+            idx = (torch.tensor(rows)[:, None] - min(rows)) * 3 + cols[None, :]
+            cache[key] = idx.reshape(1, 1, 1, -1).to(device)
+        return cache[key]
+
+    def _stack(self, names):
+        """The banks `names` as one convolution: weights and biases stacked by output."""
+        weight = torch.cat([self.banks[n].weight for n in names])
+        bias = (self.bias.repeat(len(names)) if self.bias is not None
+                else torch.cat([self.banks[n].bias for n in names]))
+        return weight, bias
+
+    def _pick(self, y, rows, W: int):
+        """Keep, at each position of y (B, k*C, len(rows), W), its own bank's C channels."""
+        B, n = y.shape[0], len(rows) * W
+        k = y.shape[1] // self.out_ch
+        idx = self._region_index(rows, W, y.device).expand(B, 1, self.out_ch, n)
+        return torch.gather(y.contiguous().view(B, k, self.out_ch, n), 1, idx).view(
+            B, self.out_ch, len(rows), W)
+
+    def _forward_stacked(self, x):
+        H, W = x.shape[-2:]
+        y = F.conv2d(x, *self._stack([n for row in _BANKS for n in row]), padding=self.pad)
+        rows = tuple(i for i, (a, b) in enumerate(_bands(H, self.pad)) for _ in range(a, b))
+        return self._pick(y, rows, W)
+
+    def _forward_patched(self, x):
+        """Needs H, W > 2p (all nine bands present). Each strip's window is the input its
+        p outputs see, zero-padded beyond the field as in `_window`."""
+        H, W = x.shape[-2:]
+        p = self.pad
+        y = F.conv2d(x, *self._stack(["interior"]), padding=p)
+        top = F.conv2d(F.pad(x[..., :2 * p, :], (p, p, p, 0)), *self._stack(_BANKS[0]))
+        bottom = F.conv2d(F.pad(x[..., H - 2 * p:, :], (p, p, 0, p)), *self._stack(_BANKS[2]))
+        y[..., :p, :] = self._pick(top, (0,) * p, W)
+        y[..., H - p:, :] = self._pick(bottom, (2,) * p, W)
+        y[..., p:H - p, :p] = F.conv2d(F.pad(x[..., :, :2 * p], (p, 0, 0, 0)),
+                                        *self._stack(["left"]))
+        y[..., p:H - p, W - p:] = F.conv2d(F.pad(x[..., :, W - 2 * p:], (0, p, 0, 0)),
+                                            *self._stack(["right"]))
+        return y
+
     def extra_repr(self):
         return (f"{self.in_ch}, {self.out_ch}, kernel_size={self.kernel_size}, "
                 f"shared_bias={self.bias is not None}")
+
+
+class GroupNorm(nn.GroupNorm):
+    """nn.GroupNorm, with the statistics taken by a plain reduction on a GPU.
+
+    At batch 1 with 4 groups, torch's CUDA GroupNorm gives each (sample, group) row one
+    thread block: 4 blocks reduce a quarter-million values each, ~36 us a call, a third
+    of the whole forward pass at 126x504 (profile in docs/gpu.md). var_mean spreads the
+    same reduction over the whole GPU. Same parameters and function (to rounding).
+    """
+
+    def forward(self, x):
+        if not x.is_cuda:
+            return super().forward(x)
+        return group_norm_by_reduction(x, self.num_groups, self.weight, self.bias, self.eps)
+
+
+def group_norm_by_reduction(x, groups: int, weight=None, bias=None, eps: float = 1e-5):
+    """F.group_norm written as var_mean + elementwise operations (see GroupNorm)."""
+    B, C = x.shape[:2]
+    xg = x.reshape(B, groups, -1)
+    var, mean = torch.var_mean(xg, dim=-1, keepdim=True, correction=0)
+    y = ((xg - mean) * torch.rsqrt(var + eps)).view(x.shape)
+    if weight is not None:
+        y = torch.addcmul(bias.view(1, C, 1, 1), y, weight.view(1, C, 1, 1))
+    return y
 
 
 def make_conv(in_ch: int, out_ch: int, kernel_size: int, padding_mode: str,
@@ -128,6 +222,18 @@ def make_conv(in_ch: int, out_ch: int, kernel_size: int, padding_mode: str,
         return nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2,
                          padding_mode=padding_mode)
     raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+
+
+CONV_IMPLS = ("banks", "stacked", "patched", "auto")
+
+
+def set_conv_impl(model: nn.Module, impl: str) -> None:
+    """Choose how every `BoundaryConv2d` in model runs (one of CONV_IMPLS, see there)."""
+    if impl not in CONV_IMPLS:
+        raise ValueError(f"conv impl must be one of {CONV_IMPLS}, got {impl!r}")
+    for m in model.modules():
+        if isinstance(m, BoundaryConv2d):
+            m.impl = impl
 
 
 def stream_to_mac_velocity(a, dx: float, dy: float):

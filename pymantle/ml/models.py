@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import centres_to_faces, colocated_curl, make_conv, stream_to_mac_velocity
+from .layers import (GroupNorm, centres_to_faces, colocated_curl, make_conv,
+                     stream_to_mac_velocity)
 
 OUTPUTS = ("stream_mac", "stream_colocated", "soft")
 
@@ -64,7 +65,7 @@ def _conv_block(cfg: SurrogateConfig, in_ch: int, out_ch: int, kernel_size: int,
     """conv (with the configured padding) [+ GroupNorm] [+ GELU]."""
     mods = [make_conv(in_ch, out_ch, kernel_size, cfg.padding, shared_bias=cfg.shared_bias)]
     if norm:
-        mods.append(nn.GroupNorm(cfg.groups, out_ch))
+        mods.append(GroupNorm(cfg.groups, out_ch))
     if act:
         mods.append(nn.GELU())
     return nn.Sequential(*mods)
@@ -105,16 +106,17 @@ class StokesSurrogate(nn.Module):
         ny, nx = x.shape[-2:]
         e = self.embed(x)
         outs = []
+        z = e
         for level, block in enumerate(self.levels):
-            # ceil_mode keeps odd sizes working (63 -> 32); the last, partial window is
-            # averaged over its in-field cells only (no padding is involved).
-            z = e
-            for _ in range(level):
-                z = F.avg_pool2d(z, 2, ceil_mode=True)
-            z = block(z)
+            # Level l sees the embedding pooled l times: pool the previous level's input
+            # once more. ceil_mode keeps odd sizes working (63 -> 32); the last, partial
+            # window is averaged over its in-field cells only (no padding is involved).
             if level:
-                z = F.interpolate(z, size=(ny, nx), mode="bicubic", align_corners=False)
-            outs.append(z)
+                z = F.avg_pool2d(z, 2, ceil_mode=True)
+            h = block(z)
+            if level:
+                h = F.interpolate(h, size=(ny, nx), mode="bicubic", align_corners=False)
+            outs.append(h)
         return self.head(torch.cat(outs + [x], dim=1))
 
     def forward(self, x):

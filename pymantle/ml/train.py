@@ -83,6 +83,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         import torch
         from .data import SnapshotDataset
+        from .layers import set_conv_impl
         from .models import StokesSurrogate, SurrogateConfig
         from .pack import PackDataset, PackStepDataset, is_pack
         from .scaling import fit_from_campaign
@@ -139,6 +140,8 @@ class Trainer:
             self.model = StokesSurrogate(mcfg, aspect=self.aspect)
         self.model_config = mcfg
         self.model = self.model.to(self.device, self.dtype)
+        if self.device.type == "cuda":      # same network, fewer kernels (docs/gpu.md)
+            set_conv_impl(self.model, "auto")
         self.net = self.model
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
