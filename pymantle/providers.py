@@ -126,6 +126,7 @@ class SurrogateProvider(VelocityProvider):
         # nine small convolutions per layer on the CPU, few large ones on a GPU.
         self.conv_impl = os.environ.get("PYMANTLE_CONV_IMPL", "auto" if cuda else "banks")
         set_conv_impl(self.model, self.conv_impl)
+        self.model.level_streams = cuda and os.environ.get("PYMANTLE_LEVEL_STREAMS", "1") != "0"
         if cuda:
             # No TF32 convolutions (torch's default on NVIDIA GPUs): their 10-bit mantissa
             # puts 1-8 % errors into the velocities, which are differences of neighbouring

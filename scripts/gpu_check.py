@@ -50,6 +50,7 @@ ap.add_argument("--train-budget", type=float, default=150.0, help="seconds per t
 ap.add_argument("--sections", default="forward,provider,step,bicgstab,train")
 ap.add_argument("--smoke", action="store_true", help="tiny sizes, any device: checks the script")
 ap.add_argument("--epochs", type=int, default=12, help="parallel section: epochs per model")
+ap.add_argument("--variants", help="impl section: only these variants (names joined by _)")
 ap.add_argument("--worker", help=argparse.SUPPRESS)     # ablate:NAME or unet:NAME (internal)
 args = ap.parse_args()
 out = Path(args.out)
@@ -361,7 +362,10 @@ def precision():
 IMPL_VARIANTS = [("banks", True, True, False), ("banks", False, False, False),
                  ("stacked", True, False, False), ("stacked", False, False, False),
                  ("patched", False, False, False), ("auto", False, False, False),
-                 ("auto", True, False, False)]
+                 ("auto", True, False, False), ("auto", False, False, False, "streams"),
+                 ("stacked", False, False, False, "streams")]
+if args.variants:
+    IMPL_VARIANTS = [v for v in IMPL_VARIANTS if "_".join(map(str, v)) in args.variants.split(",")]
 
 
 @section("impl")
@@ -405,9 +409,12 @@ def impl():
                 p.model.to(memory_format=torch.contiguous_format)
                 res[f"{gname}_{tag}_events"] = _kernels_per_forward(p, T, eta_c, eta_n,
                                                                     f"{gname}_{tag}")
-            for conv, tf32, cl, bench in IMPL_VARIANTS:
+            previous = None
+            for conv, tf32, cl, bench, *streams in IMPL_VARIANTS:
                 key = (f"{gname}_{conv}_{'tf32' if tf32 else 'fp32'}"
-                       f"{'_cl' if cl else ''}{'_bench' if bench else ''}")
+                       f"{'_cl' if cl else ''}{'_bench' if bench else ''}"
+                       f"{'_streams' if streams else ''}")
+                p.model.level_streams = bool(streams)
                 torch.backends.cudnn.allow_tf32 = tf32
                 torch.backends.cudnn.benchmark = bench
                 set_conv_impl(p.model, conv)
@@ -421,7 +428,10 @@ def impl():
                 got = np.concatenate([u.ravel(), v.ravel()])
                 res[key] = {"ms": ms, "ms_again": ms2, "replay_ms": _replay_ms(p),
                             "rel_l2_vs_float64": float(np.linalg.norm(got - ref)
-                                                       / np.linalg.norm(ref))}
+                                                       / np.linalg.norm(ref)),
+                            "max_abs_diff_vs_previous_variant": None if previous is None
+                            else float(np.abs(got - previous).max())}
+                previous = got
                 print(key, res[key], flush=True)
                 save()
             torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = True, False

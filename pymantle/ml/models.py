@@ -36,6 +36,7 @@ from .layers import (GroupNorm, centres_to_faces, colocated_curl, make_conv,
                      stream_to_mac_velocity)
 
 OUTPUTS = ("stream_mac", "stream_colocated", "soft")
+_SIDE_STREAMS: dict = {}     # one second CUDA stream per device (see level_streams)
 
 
 @dataclass
@@ -101,22 +102,43 @@ class StokesSurrogate(nn.Module):
         dtype = getattr(torch, cfg.dtype) if isinstance(cfg.dtype, str) else cfg.dtype
         self.to(dtype)
 
+    #: On a GPU, run the coarse levels (1..levels-1) on a second CUDA stream while the
+    #: full-resolution level runs on the current one: the coarse levels are chains of
+    #: small kernels that leave most of the card idle (docs/gpu.md). Same result.
+    level_streams = False
+
+    def _coarse_levels(self, e, ny: int, nx: int):
+        """Levels 1.. : the embedding pooled l times (pooling the previous level's input
+        once more), processed, and upsampled back to (ny, nx). ceil_mode keeps odd sizes
+        working (63 -> 32); the last, partial window is averaged over its in-field cells
+        only (no padding is involved)."""
+        outs, z = [], e
+        for block in self.levels[1:]:
+            z = F.avg_pool2d(z, 2, ceil_mode=True)
+            outs.append(F.interpolate(block(z), size=(ny, nx), mode="bicubic",
+                                      align_corners=False))
+        return outs
+
     def features(self, x):
         """Head output at the cell centres (B, n_out, ny, nx), before any scaling."""
         ny, nx = x.shape[-2:]
         e = self.embed(x)
-        outs = []
-        z = e
-        for level, block in enumerate(self.levels):
-            # Level l sees the embedding pooled l times: pool the previous level's input
-            # once more. ceil_mode keeps odd sizes working (63 -> 32); the last, partial
-            # window is averaged over its in-field cells only (no padding is involved).
-            if level:
-                z = F.avg_pool2d(z, 2, ceil_mode=True)
-            h = block(z)
-            if level:
-                h = F.interpolate(h, size=(ny, nx), mode="bicubic", align_corners=False)
-            outs.append(h)
+        if not (self.level_streams and x.is_cuda):
+            outs = [self.levels[0](e)] + self._coarse_levels(e, ny, nx)
+        else:
+            # Fork and join: the side stream starts after everything queued so far on the
+            # current one (so it may reuse memory freed there), and the current stream
+            # waits for it before the concatenation. The pattern is CUDA-graph capturable.
+            main = torch.cuda.current_stream(x.device)
+            if x.device not in _SIDE_STREAMS:
+                _SIDE_STREAMS[x.device] = torch.cuda.Stream(x.device)
+            side = _SIDE_STREAMS[x.device]
+            side.wait_stream(main)
+            with torch.cuda.stream(side):
+                coarse = self._coarse_levels(e, ny, nx)
+            fine = self.levels[0](e)
+            main.wait_stream(side)
+            outs = [fine] + coarse
         return self.head(torch.cat(outs + [x], dim=1))
 
     def forward(self, x):
