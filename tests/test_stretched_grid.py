@@ -176,3 +176,14 @@ def test_refined_run_writes_true_coordinates_and_restarts_bit_identically(tmp_pa
     ok = make_config(tmp_path / "d", "initial.kind='restart'", f"initial.file='{a.directory}'",
                      "initial.interpolate=.true.", "time.max_steps=1")
     Simulation(ok).run()
+
+
+def test_refined_benchmark_case_and_override_set_refine_walls(tmp_path):
+    from pymantle.benchmarks import load_case
+    refined, plain = load_case("blankenbach-2a-refined"), load_case("blankenbach-2a")
+    assert refined.reference["quantity"] == plain.reference["quantity"]
+    assert refined.reference["tolerance"] == plain.reference["tolerance"]
+    cfg = refined.config(64, str(tmp_path))
+    assert cfg["grid"]["refine_walls"] > 0 and cfg.grid().ny == 64 and cfg.grid().nx == 64
+    assert plain.config(32, str(tmp_path))["grid"]["refine_walls"] == 0.0
+    assert plain.config(32, str(tmp_path), refine_walls=1.25).grid().refine == 1.25
