@@ -168,6 +168,8 @@ def test_refined_run_writes_true_coordinates_and_restarts_bit_identically(tmp_pa
     for name in ("T", "u", "v", "p", "Nu_top", "Vrms"):
         np.testing.assert_array_equal(da[name].values, db[name].values)
     da.close(), db.close()
+    from pymantle.plots import plot_temperature        # cells drawn at their true heights
+    assert plot_temperature(a.directory, tmp_path / "T.png").stat().st_size > 0
     # a restart onto the same shape with other row spacing must not load the file silently
     other = make_config(tmp_path / "c", "initial.kind='restart'",
                         f"initial.file='{a.directory}'", "time.max_steps=1")
