@@ -189,3 +189,16 @@ def test_refined_benchmark_case_and_override_set_refine_walls(tmp_path):
     assert cfg["grid"]["refine_walls"] > 0 and cfg.grid().ny == 64 and cfg.grid().nx == 64
     assert plain.config(32, str(tmp_path))["grid"]["refine_walls"] == 0.0
     assert plain.config(32, str(tmp_path), refine_walls=1.25).grid().refine == 1.25
+
+
+@pytest.mark.parametrize("method", ["lagged", "iterative", "multigrid"])
+def test_other_solvers_agree_with_direct_on_a_refined_grid(method):
+    g = Grid(nx=16, ny=16, aspect=1.0, refine=S)
+    xc, yc = g.centres()
+    eta_c = solcx_viscosity(xc, yc)
+    eta_n = corner_viscosity(eta_c, "harmonic")
+    f = solcx_force(*g.v_points())
+    ref = StokesSolver(g, method="direct").solve(eta_c, eta_n, f)
+    res = StokesSolver(g, method=method).solve(eta_c, eta_n, f)
+    for a, b in ((res.u, ref.u), (res.v, ref.v)):
+        assert np.abs(a - b).max() <= 1e-6 * np.abs(b).max()
