@@ -15,6 +15,13 @@
 ! columns are dropped elsewhere, which keeps the operator symmetric.
 ! The pressure is scaled by kc (p = kc p') and continuity multiplied by kc, so that both
 ! blocks have entries of similar size (Gerya's "Kcont"); the matrix stays symmetric.
+! Rows may be stretched in y: row j has height hy(j), v faces sit on the cell faces and
+! centres at their midpoints, so the distance between centres j-1 and j (the height of the
+! control volume of v(i, j)) is dc = (hy(j-1) + hy(j)) / 2. Each equation is first written
+! per unit area with its local spacings, then multiplied by its control-volume height over
+! dyref (hy(j) for u and continuity, dc for v): the area-weighted form is the symmetric
+! one, and on a uniform grid (hy = dyref) every weight is exactly 1, so the operator is
+! bit for bit the uniform one. The caller scales the right-hand side by the same weights.
 ! pin = 1 fixes p(1,1) = 0 symmetrically (for direct solvers; the caller removes the mean).
 ! pblock = 1 puts -kc^2/eta_c on the pressure diagonal: the Schur-complement
 ! approximation used as preconditioning matrix by the fieldsplit solvers.
@@ -57,21 +64,20 @@ contains
     end do
   end subroutine sort_row
 
-  subroutine row_entries(row, nx, ny, dx, dy, eta_c, eta_n, kc, bscale, pin, pblock, &
-                         n, cols, vals)
+  subroutine row_entries(row, nx, ny, dx, hy, dyref, eta_c, eta_n, kc, bscale, pin, &
+                         pblock, n, cols, vals)
     ! Sorted, merged column indices and values of one global row.
     integer, intent(in) :: row, nx, ny, pin, pblock
-    real(8), intent(in) :: dx, dy, eta_c(nx, ny), eta_n(nx+1, ny+1), kc, bscale
+    real(8), intent(in) :: dx, hy(ny), dyref, eta_c(nx, ny), eta_n(nx+1, ny+1), kc, bscale
     integer, intent(out) :: n, cols(MAXROW)
     real(8), intent(out) :: vals(MAXROW)
     integer :: nu, nv, i, j, r
-    real(8) :: e, rdx2, rdy2, rdxy
+    real(8) :: e, rdx2, rdxy, dc, rw
 
     nu = (nx + 1) * ny
     nv = nx * (ny + 1)
     rdx2 = 1.0d0 / (dx * dx)
-    rdy2 = 1.0d0 / (dy * dy)
-    rdxy = 1.0d0 / (dx * dy)
+    rw = 1.0d0
     n = 0
     cols = 0
     vals = 0.0d0
@@ -82,6 +88,8 @@ contains
       if (i == 1 .or. i == nx + 1) then
         call add_entry(row, bscale, n, cols, vals)
       else
+        rw = hy(j) / dyref
+        rdxy = 1.0d0 / (dx * hy(j))
         e = 2.0d0 * eta_c(i, j) * rdx2                  ! d/dx of sxx, right cell
         call add_entry(iu(i, j), e, n, cols, vals)
         if (i + 1 <= nx) call add_entry(iu(i+1, j), -e, n, cols, vals)
@@ -90,15 +98,17 @@ contains
         if (i - 1 >= 2) call add_entry(iu(i-1, j), -e, n, cols, vals)
         if (j + 1 <= ny) then                           ! shear stress, upper corner
           e = eta_n(i, j+1)
-          call add_entry(iu(i, j+1), -e * rdy2, n, cols, vals)
-          call add_entry(iu(i, j), e * rdy2, n, cols, vals)
+          dc = 0.5d0 * (hy(j) + hy(j+1))
+          call add_entry(iu(i, j+1), -e / (dc * hy(j)), n, cols, vals)
+          call add_entry(iu(i, j), e / (dc * hy(j)), n, cols, vals)
           call add_entry(iv(i, j+1), -e * rdxy, n, cols, vals)
           call add_entry(iv(i-1, j+1), e * rdxy, n, cols, vals)
         end if
         if (j >= 2) then                                ! lower corner
           e = eta_n(i, j)
-          call add_entry(iu(i, j), e * rdy2, n, cols, vals)
-          call add_entry(iu(i, j-1), -e * rdy2, n, cols, vals)
+          dc = 0.5d0 * (hy(j-1) + hy(j))
+          call add_entry(iu(i, j), e / (dc * hy(j)), n, cols, vals)
+          call add_entry(iu(i, j-1), -e / (dc * hy(j)), n, cols, vals)
           call add_entry(iv(i, j), e * rdxy, n, cols, vals)
           call add_entry(iv(i-1, j), -e * rdxy, n, cols, vals)
         end if
@@ -113,10 +123,13 @@ contains
       if (j == 1 .or. j == ny + 1) then
         call add_entry(row, bscale, n, cols, vals)
       else
-        e = 2.0d0 * eta_c(i, j) * rdy2                  ! d/dy of syy, upper cell
+        dc = 0.5d0 * (hy(j-1) + hy(j))
+        rw = dc / dyref
+        rdxy = 1.0d0 / (dx * dc)
+        e = 2.0d0 * eta_c(i, j) / (hy(j) * dc)          ! d/dy of syy, upper cell
         call add_entry(iv(i, j), e, n, cols, vals)
         if (j + 1 <= ny) call add_entry(iv(i, j+1), -e, n, cols, vals)
-        e = 2.0d0 * eta_c(i, j-1) * rdy2                ! lower cell
+        e = 2.0d0 * eta_c(i, j-1) / (hy(j-1) * dc)      ! lower cell
         call add_entry(iv(i, j), e, n, cols, vals)
         if (j - 1 >= 2) call add_entry(iv(i, j-1), -e, n, cols, vals)
         if (i + 1 <= nx) then                           ! shear stress, right corner
@@ -133,8 +146,8 @@ contains
           call add_entry(iv(i, j), e * rdx2, n, cols, vals)
           call add_entry(iv(i-1, j), -e * rdx2, n, cols, vals)
         end if
-        if (.not. pinned(i, j)) call add_entry(ip(i, j), kc / dy, n, cols, vals)
-        if (.not. pinned(i, j-1)) call add_entry(ip(i, j-1), -kc / dy, n, cols, vals)
+        if (.not. pinned(i, j)) call add_entry(ip(i, j), kc / dc, n, cols, vals)
+        if (.not. pinned(i, j-1)) call add_entry(ip(i, j-1), -kc / dc, n, cols, vals)
       end if
 
     else                                                ! continuity in cell (i, j)
@@ -144,15 +157,17 @@ contains
       if (pinned(i, j)) then
         call add_entry(row, kc, n, cols, vals)
       else
+        rw = hy(j) / dyref
         if (i >= 2) call add_entry(iu(i, j), kc / dx, n, cols, vals)
         if (i + 1 <= nx) call add_entry(iu(i+1, j), -kc / dx, n, cols, vals)
-        if (j >= 2) call add_entry(iv(i, j), kc / dy, n, cols, vals)
-        if (j + 1 <= ny) call add_entry(iv(i, j+1), -kc / dy, n, cols, vals)
+        if (j >= 2) call add_entry(iv(i, j), kc / hy(j), n, cols, vals)
+        if (j + 1 <= ny) call add_entry(iv(i, j+1), -kc / hy(j), n, cols, vals)
         if (pblock == 1) then
           call add_entry(row, -kc * kc / eta_c(i, j), n, cols, vals)
         end if
       end if
     end if
+    vals(1:n) = rw * vals(1:n)
     call sort_row(n, cols, vals)
 
   contains
@@ -178,26 +193,28 @@ contains
     ! Number of stored entries of the operator (its structure depends only on the grid).
     integer, intent(in) :: nx, ny, pin, pblock
     integer, intent(out) :: nnz
-    real(8), allocatable :: ec(:, :), en(:, :)
+    real(8), allocatable :: ec(:, :), en(:, :), hy(:)
     integer :: row, n, cols(MAXROW)
     real(8) :: vals(MAXROW)
-    allocate(ec(nx, ny), en(nx+1, ny+1))
+    allocate(ec(nx, ny), en(nx+1, ny+1), hy(ny))
+    hy = 1.0d0
     ec = 1.0d0
     en = 1.0d0
     nnz = 0
     do row = 0, (nx + 1) * ny + nx * (ny + 1) + nx * ny - 1
-      call row_entries(row, nx, ny, 1.0d0, 1.0d0, ec, en, 1.0d0, 1.0d0, pin, pblock, &
+      call row_entries(row, nx, ny, 1.0d0, hy, 1.0d0, ec, en, 1.0d0, 1.0d0, pin, pblock, &
                        n, cols, vals)
       nnz = nnz + n
     end do
-    deallocate(ec, en)
+    deallocate(ec, en, hy)
   end subroutine stokes_nnz
 
-  subroutine stokes_csr(nx, ny, dx, dy, eta_c, eta_n, kc, bscale, pin, pblock, &
+  subroutine stokes_csr(nx, ny, dx, hy, dyref, eta_c, eta_n, kc, bscale, pin, pblock, &
                         nrows, nnz, indptr, indices, vals)
-    ! Fill CSR arrays (0-based, columns sorted within each row) of the operator.
+    ! Fill CSR arrays (0-based, columns sorted within each row) of the operator; hy: row
+    ! heights, dyref: the height the row weights are relative to (1/ny).
     integer, intent(in) :: nx, ny, pin, pblock, nrows, nnz
-    real(8), intent(in) :: dx, dy, eta_c(nx, ny), eta_n(nx+1, ny+1), kc, bscale
+    real(8), intent(in) :: dx, hy(ny), dyref, eta_c(nx, ny), eta_n(nx+1, ny+1), kc, bscale
     integer, intent(out) :: indptr(nrows + 1), indices(nnz)
     real(8), intent(out) :: vals(nnz)
     integer :: row, n, k, cols(MAXROW)
@@ -205,7 +222,7 @@ contains
     k = 0
     indptr(1) = 0
     do row = 0, nrows - 1
-      call row_entries(row, nx, ny, dx, dy, eta_c, eta_n, kc, bscale, pin, pblock, &
+      call row_entries(row, nx, ny, dx, hy, dyref, eta_c, eta_n, kc, bscale, pin, pblock, &
                        n, cols, rv)
       indices(k+1:k+n) = cols(1:n)
       vals(k+1:k+n) = rv(1:n)

@@ -47,7 +47,8 @@ class Case:
 
     def config(self, resolution: int | None = None, out: str | None = None,
                stokes: str | None = None, progress: bool = True,
-               start_from: str | None = None) -> config.Config:
+               start_from: str | None = None,
+               refine_walls: float | None = None) -> config.Config:
         n = resolution or self.default_resolution
         overrides = [f"initial.kind='restart'", f"initial.file='{start_from}'",
                      "initial.interpolate=.true."] if start_from else []
@@ -55,6 +56,8 @@ class Case:
                      f"output.directory='{out or f'bench-{self.name}-{n}'}'"]
         if stokes:
             overrides.append(f"stokes.solver='{stokes}'")
+        if refine_walls is not None:
+            overrides.append(f"grid.refine_walls={refine_walls!r}")
         cfg = config.load(self.path / "case.nml", overrides)
         cfg["grid"]["nx"] = int(round(cfg["grid"]["aspect"] * n))
         return cfg
@@ -106,7 +109,8 @@ def compare(case: Case, values: dict, resolution: int) -> tuple[list[str], bool]
 
 def run_case(name: str, resolution: int | None = None, out: str | None = None,
              stokes: str | None = None, progress: bool = True, start_from: str | None = None,
-             spinup_every: int = 1, steady_tol: float | None = None, echo=print) -> bool:
+             spinup_every: int = 1, steady_tol: float | None = None,
+             refine_walls: float | None = None, echo=print) -> bool:
     """Run a case to steady state and compare with its reference values.
 
     spinup_every = N > 1 first runs to steady state solving Stokes only every N steps, then
@@ -123,7 +127,7 @@ def run_case(name: str, resolution: int | None = None, out: str | None = None,
         raise config.ConfigError(f"--steady-tol {steady_tol}: allowed > 0")
 
     def make(start, directory, every=1):
-        c = case.config(resolution, directory, stokes, progress, start)
+        c = case.config(resolution, directory, stokes, progress, start, refine_walls)
         if steady_tol is not None:
             c["time"]["steady_tol"] = steady_tol
         c["stokes"]["every"] = every
@@ -138,8 +142,11 @@ def run_case(name: str, resolution: int | None = None, out: str | None = None,
         cfg = make(str(pre.directory), out)
     res = run(cfg)
     lines, ok = compare(case, quantities(res.final, cfg), n)
-    echo(f"# {case.name} at {cfg['grid']['nx']}x{n} cells: {res.status} after {res.steps} "
-         f"steps, t = {res.time:.4g}, {res.wall_time:.1f} s; {case.reference.get('source', '')}")
+    refine = cfg["grid"]["refine_walls"]
+    grid_note = f", refine_walls = {refine:g}" if refine else ""
+    echo(f"# {case.name} at {cfg['grid']['nx']}x{n} cells{grid_note}: {res.status} after "
+         f"{res.steps} steps, t = {res.time:.4g}, {res.wall_time:.1f} s; "
+         f"{case.reference.get('source', '')}")
     if res.status != "steady":
         echo(f"# warning: not at steady state by end_time = {cfg['time']['end_time']}")
     for line in lines:

@@ -56,6 +56,9 @@ def _add_benchmark(sub):
     r.add_argument("--steady-tol", type=float, default=None,
                    help="steady when Nu and Vrms change by less than this per unit time "
                         "(default: the case's)")
+    r.add_argument("--refine-walls", type=float, default=None, metavar="S",
+                   help="wall refinement strength of the grid (&grid refine_walls; "
+                        "default: the case's)")
     r.add_argument("--no-progress", action="store_true")
 
 
@@ -282,7 +285,7 @@ def cmd_benchmark(args) -> int:
     ok = benchmarks.run_case(args.name, resolution=args.resolution, out=args.out,
                              stokes=args.stokes, progress=not args.no_progress,
                              start_from=args.start_from, spinup_every=args.spinup_every,
-                             steady_tol=args.steady_tol)
+                             steady_tol=args.steady_tol, refine_walls=args.refine_walls)
     return 0 if ok else 1
 
 

@@ -4,7 +4,7 @@ A run is configured by a Fortran namelist file (read with f90nml) with the group
 anything not given takes its default. Every bad input ends in one ConfigError line that
 names the field and what is allowed, before anything is written.
 
-    &grid     preset, nx, ny, aspect
+    &grid     preset, nx, ny, aspect, refine_walls
     &physics  ra, q, gamma, beta, heating, decay_rate, di, t_surface, eta_min, eta_max
     &initial  kind, amplitude, t_inside, boundary_layer, file, snapshot, seed
     &time     end_time, max_steps, courant, limiter, dt_max
@@ -66,6 +66,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
                     "cells in y; 0 takes the preset's"),
         "aspect": Field(float, 0.0, _range(0.0, 64.0), "0 (from preset) or 0 < aspect <= 64",
                         "box width (height is 1); 0 takes the preset's (4)"),
+        "refine_walls": Field(float, 0.0, _range(0.0, 3.0), "0 (uniform) or 0 < x <= 3",
+                              "wall refinement strength s: row faces at (1 + tanh(s (2j/ny "
+                              "- 1)) / tanh(s)) / 2, wall rows 2s/sinh(2s) of the uniform "
+                              "height (0.30 at 1.5); Stokes solvers only, not the surrogate"),
     },
     "physics": {
         "ra": Field(float, 1.0, _range(0.0, 1e12), "0 <= ra <= 1e12",
@@ -182,7 +186,7 @@ class Config(dict):
         ny = g["ny"] or preset["ny"]
         aspect = g["aspect"] or preset["aspect"]
         nx = g["nx"] or int(round(aspect * ny))
-        return Grid(nx=nx, ny=ny, aspect=aspect)
+        return Grid(nx=nx, ny=ny, aspect=aspect, refine=g["refine_walls"])
 
     def to_namelist(self) -> f90nml.Namelist:
         return f90nml.Namelist({k: dict(v) for k, v in self.items()})

@@ -35,18 +35,32 @@ HISTORY_FIELDS = {
 
 
 def compute(grid: Grid, T, u, v, eta_c, eta_n, t_bottom=1.0, t_top=0.0) -> dict[str, float]:
-    nu_top, nu_bot = _D.nusselt(T.T, grid.dy, t_bottom, t_top)
-    vrms = _D.rms_velocity(u.T, v.T)
+    hy = grid.dy_c
+    nu_top, nu_bot = _D.nusselt(T.T, hy, t_bottom, t_top)
     urms_top, umax_top = _D.surface_velocity(u.T)
-    work = _D.buoyancy_work(T.T, v.T)
-    phi = _D.dissipation(u.T, v.T, eta_c.T, eta_n.T, grid.dx, grid.dy)
-    div = _D.divergence(u.T, v.T, grid.dx, grid.dy)
+    phi = _D.dissipation(u.T, v.T, eta_c.T, eta_n.T, grid.dx, hy)
+    div = _D.divergence(u.T, v.T, grid.dx, hy)
+    if grid.uniform:        # the plain means, bit-identical to the uniform-only code
+        vrms = _D.rms_velocity(u.T, v.T)
+        work = _D.buoyancy_work(T.T, v.T)
+        t_mean, phi_mean = T.mean(), phi.mean()
+    else:
+        vrms = _D.rms_velocity_w(u.T, v.T, hy)
+        work = _D.buoyancy_work_w(T.T, v.T, hy)
+        t_mean, phi_mean = area_mean(grid, T), area_mean(grid, phi.T)
     return {
         "Nu_top": float(nu_top), "Nu_bottom": float(nu_bot), "Vrms": float(vrms),
-        "T_mean": float(T.mean()), "urms_top": float(urms_top), "umax_top": float(umax_top),
-        "work": float(work), "dissipation": float(phi.mean()),
+        "T_mean": float(t_mean), "urms_top": float(urms_top), "umax_top": float(umax_top),
+        "work": float(work), "dissipation": float(phi_mean),
         "div_max": float(np.abs(div).max()),
     }
+
+
+def area_mean(grid: Grid, f: np.ndarray) -> float:
+    """Area mean of a cell-centred field (ny, nx): rows weighted by their heights."""
+    if grid.uniform:
+        return float(f.mean())
+    return float((f.mean(axis=1) * grid.dy_c).sum())
 
 
 def profile(T: np.ndarray) -> np.ndarray:
@@ -55,4 +69,4 @@ def profile(T: np.ndarray) -> np.ndarray:
 
 
 def divergence(grid: Grid, u, v) -> np.ndarray:
-    return _D.divergence(u.T, v.T, grid.dx, grid.dy).T
+    return _D.divergence(u.T, v.T, grid.dx, grid.dy_c).T

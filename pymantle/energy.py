@@ -24,13 +24,22 @@ class EnergySolver:
         self.courant, self.dt_max, self.kappa = courant, dt_max, kappa
         self.t_bottom, self.t_top = t_bottom, t_top
         self._source = np.zeros((grid.nx, grid.ny), order="F")   # reused Fortran buffer
+        self._hy = grid.dy_c
 
     def time_step(self, u: np.ndarray, v: np.ndarray) -> float:
         """Largest stable step: Courant-limited advection, and forward-Euler positivity of
         the combined upwind advection + explicit diffusion (each SSP-RK2 stage is one)."""
         g = self.grid
-        adv = np.abs(u).max() / g.dx + np.abs(v).max() / g.dy
-        dif = 2.0 * self.kappa * (1.0 / g.dx**2 + 1.0 / g.dy**2)
+        if g.uniform:
+            adv = np.abs(u).max() / g.dx + np.abs(v).max() / g.dy
+        else:
+            # row by row: the thin wall rows carry slow vertical flow, and a global
+            # max |v| over the smallest height would be needlessly small
+            av = np.abs(v).max(axis=1)
+            vrow = np.maximum(av[:-1], av[1:])
+            adv = float((np.abs(u).max(axis=1) / g.dx + vrow / self._hy).max())
+        # the smallest row bounds the diffusion limit (kappa/(h d) <= kappa/h_min^2)
+        dif = 2.0 * self.kappa * (1.0 / g.dx**2 + 1.0 / g.dy_min**2)
         dt = 1.0 / (adv + dif)
         if adv > 0:
             dt = min(dt, self.courant / adv)
@@ -46,8 +55,12 @@ class EnergySolver:
         else:
             self._source[...] = np.asarray(source).T
         # The transposes are Fortran-ordered views: no copies of T, u, v.
-        _EN.step_ssprk2(T.T, u.T, v.T, self._source, g.dx, g.dy, dt, self.kappa,
-                        self.t_bottom, self.t_top, self.limiter)
+        if g.uniform:
+            _EN.step_ssprk2(T.T, u.T, v.T, self._source, g.dx, g.dy, dt, self.kappa,
+                            self.t_bottom, self.t_top, self.limiter)
+        else:
+            _EN.step_ssprk2_y(T.T, u.T, v.T, self._source, g.dx, self._hy, dt, self.kappa,
+                              self.t_bottom, self.t_top, self.limiter)
 
     def eba_source(self, T, u, v, eta_c, eta_n, di: float, ra: float, t_surface: float):
         """Extended-Boussinesq terms at the cell centres: adiabatic heating
@@ -64,5 +77,5 @@ class EnergySolver:
         tf[1:-1] = 0.5 * (T[:-1] + T[1:]) + t_surface
         flux = v * tf                                   # zero on the walls (v = 0)
         adiabatic = -di * 0.5 * (flux[:-1] + flux[1:])
-        phi = _DIAG.dissipation(u.T, v.T, eta_c.T, eta_n.T, g.dx, g.dy).T
+        phi = _DIAG.dissipation(u.T, v.T, eta_c.T, eta_n.T, g.dx, self._hy).T
         return adiabatic + (di / ra) * phi

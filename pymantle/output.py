@@ -213,27 +213,32 @@ def read_snapshot(path: str | Path, index: int, grid: Grid,
             k = index if index >= 0 else n - 1
             out = {name: np.array(ds[name][k], dtype=float) for name in ("T", "u", "v", "p")}
             out["time"] = float(ds["time"][k])
+            y_src = np.array(ds["y"][:], dtype=float)
     except ConfigError:
         raise
     except (OSError, KeyError, IndexError, FileNotFoundError) as exc:
         raise ConfigError(f"&initial file = {str(path)!r}: not a readable run file ({exc})") from None
-    if out["T"].shape != grid.shape:
+    # a different row spacing (wall refinement) is a different grid, even with equal shapes
+    same_rows = y_src.shape == grid.y_c.shape and np.array_equal(y_src, grid.y_c)
+    if out["T"].shape != grid.shape or not same_rows:
         if not interpolate:
             raise ConfigError(f"&initial file = {str(path)!r}: its grid {out['T'].shape[::-1]} "
-                              f"(nx, ny) differs from this run's {grid.shape[::-1]}; set "
-                              "&initial interpolate = .true. to interpolate it")
-        out = {"T": interpolate_temperature(out["T"], grid), "time": out["time"]}
+                              f"(nx, ny) differs from this run's {grid.shape[::-1]} (or its "
+                              "rows are spaced differently); set &initial interpolate = "
+                              ".true. to interpolate it")
+        out = {"T": interpolate_temperature(out["T"], grid, y_src), "time": out["time"]}
     return out
 
 
-def interpolate_temperature(T: np.ndarray, grid: Grid) -> np.ndarray:
+def interpolate_temperature(T: np.ndarray, grid: Grid, y_src=None) -> np.ndarray:
     """Bilinear interpolation of a cell-centred T onto another grid of the same box, with
     the wall values (Dirichlet top/bottom, mirrored sides) as extra support points, so a
-    converged coarse field can start a finer run."""
+    converged coarse field can start a finer run. y_src: the source's centre heights
+    (default: a uniform grid's)."""
     from scipy.interpolate import RegularGridInterpolator
     ny, nx = T.shape
     src = Grid(nx=nx, ny=ny, aspect=grid.aspect)
-    y = np.concatenate([[0.0], src.y_c, [1.0]])
+    y = np.concatenate([[0.0], src.y_c if y_src is None else y_src, [1.0]])
     x = np.concatenate([[0.0], src.x_c, [grid.aspect]])
     Tp = np.pad(T, ((1, 1), (1, 1)), mode="edge")
     Tp[0, :], Tp[-1, :] = 1.0, 0.0

@@ -26,8 +26,13 @@ def plot_temperature(run, path, index: int = -1):
     T = ds["T"].isel(time=index)
     L = float(ds["x_face"][-1])
     fig, ax = plt.subplots(figsize=(min(3 + 2.5 * L, 14), 3.2))
-    im = ax.imshow(T.values, origin="lower", extent=[0, L, 0, 1], cmap="RdYlBu_r",
-                   vmin=0, vmax=max(1.0, float(T.max())), aspect="equal")
+    kw = dict(cmap="RdYlBu_r", vmin=0, vmax=max(1.0, float(T.max())))
+    yf = ds["y_face"].values
+    if np.allclose(np.diff(yf), yf[1] - yf[0]):
+        im = ax.imshow(T.values, origin="lower", extent=[0, L, 0, 1], aspect="equal", **kw)
+    else:   # wall-refined rows: draw each cell at its true height
+        im = ax.pcolormesh(ds["x_face"].values, yf, T.values, shading="flat", **kw)
+        ax.set_aspect("equal")
     # Velocity arrows at the cell centres (face values averaged), thinned.
     u = ds["u"].isel(time=index).values
     v = ds["v"].isel(time=index).values

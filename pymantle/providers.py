@@ -309,6 +309,9 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
     st = cfg["stokes"]
     method = st["solver"]
     if method == "surrogate":
+        if not grid.uniform:
+            raise ConfigError(f"&grid refine_walls = {grid.refine}: the surrogate supports "
+                              "uniform grids only (refine_walls = 0) or a Stokes solver")
         path = st["model"] or shipped_model(grid)
         if not path:
             raise ConfigError(f"&stokes model: no model file given and none is shipped for a "

@@ -52,13 +52,13 @@ class StokesOperator:
     def scales(self, eta_c: np.ndarray) -> tuple[float, float]:
         """Pressure scale kc = eta_ref / h (Gerya's Kcont) and the diagonal of the identity
         rows of wall velocities, eta_ref / h^2; eta_ref = geometric mean viscosity."""
-        h = min(self.grid.dx, self.grid.dy)
+        h = min(self.grid.dx, self.grid.dy_min)
         eta_ref = float(np.exp(np.mean(np.log(eta_c))))
         return eta_ref / h, eta_ref / h**2
 
     def csr(self, eta_c: np.ndarray, eta_n: np.ndarray, kc: float, bscale: float):
         g = self.grid
-        return _ASM.stokes_csr(g.dx, g.dy, eta_c.T, eta_n.T, kc, bscale,
+        return _ASM.stokes_csr(g.dx, g.dy_c, 1.0 / g.ny, eta_c.T, eta_n.T, kc, bscale,
                                self.pin, self.pblock, self.nrows, self.nnz)
 
     def rhs(self, fy: np.ndarray, fx: np.ndarray | None = None) -> np.ndarray:
@@ -73,6 +73,12 @@ class StokesOperator:
         fv = np.array(fy, dtype=float)
         fv[0, :] = fv[-1, :] = 0.0
         b[nu:nu + nv] = fv.ravel()
+        if not g.uniform:
+            # the rows are weighted by their control heights over 1/ny (stokes_assembly.f90)
+            wu = np.repeat(g.dy_c * g.ny, g.nx + 1)
+            wv = np.repeat(g.dy_f * g.ny, g.nx)
+            b[:nu] *= wu
+            b[nu:nu + nv] *= wv
         return b
 
     def split(self, x: np.ndarray):
@@ -286,7 +292,8 @@ class StokesSolver:
             u = self._x_prev[0] + w * (u - self._x_prev[0])
             v = self._x_prev[1] + w * (v - self._x_prev[1])
             p = self._x_prev[2] + w * (p - self._x_prev[2])
-        p = p - p.mean()
+        # pressure gauge: zero (area) mean
+        p = p - (p.mean() if self.grid.uniform else (p.mean(axis=1) * self.grid.dy_c).sum())
         self._x_prev = (u, v, p)
         return StokesResult(u=u, v=v, p=p, iterations=int(its), factorised=factorised)
 

@@ -11,7 +11,7 @@ import sys
 from benchlib import append
 from pymantle import open_run
 from pymantle.benchmarks import compare, load_case, quantities
-from pymantle.config import Config
+from pymantle.config import Config, loads
 
 rows = []
 for arg in sys.argv[1:]:
@@ -22,10 +22,12 @@ for arg in sys.argv[1:]:
                                          "umax_top", "work", "dissipation")}
     cfg = Config({"physics": {"ra": float(ds.attrs["ra"])}})
     n = ds.sizes["y"]
+    refine = loads(str(ds.attrs["namelist"]))["grid"]["refine_walls"]
+    grid = f"{ds.sizes['x']}x{n}" + (f", refine_walls {refine:g}" if refine else "")
     lines, ok = compare(case, quantities(final, cfg), n)
     cells = "; ".join(f"{ln.split()[0]} {float(ln.split()[1]):.6g} ({float(ln.split()[3]):.2e})"
                       for ln in lines)
-    rows.append(f"| {name} | {ds.sizes['x']}x{n} | {ds.attrs.get('status', '?')} | {cells} | "
+    rows.append(f"| {name} | {grid} | {ds.attrs.get('status', '?')} | {cells} | "
                 f"{'pass' if ok else 'miss'} |")
     ds.close()
 body = ("Benchmark convergence (value and relative error against the reference; for Tosi "

@@ -27,7 +27,7 @@ def stream_velocities(grid, seed=0):
     rng = np.random.default_rng(seed)
     psi = np.zeros(grid.corner_shape)
     psi[1:-1, 1:-1] = rng.standard_normal((grid.ny - 1, grid.nx - 1))
-    u = (psi[1:, :] - psi[:-1, :]) / grid.dy
+    u = (psi[1:, :] - psi[:-1, :]) / grid.dy_c[:, None]     # row heights: any grid
     v = -(psi[:, 1:] - psi[:, :-1]) / grid.dx
     return u, v
 

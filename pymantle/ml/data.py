@@ -95,6 +95,11 @@ class CampaignDataset:
         except OSError as exc:
             raise CorruptFile(f"{path}: unreadable or truncated NetCDF file ({exc}); "
                               "rerun the campaign to regenerate it") from None
+        try:
+            require_uniform_rows(ds, path)
+        except Exception:
+            ds.close()
+            raise
         self._open[sim] = ds
         if len(self._open) > self._max_open:
             self._open.popitem(last=False)[1].close()
@@ -144,3 +149,14 @@ class SnapshotDataset(CampaignDataset):
         s = self.scale(sim)
         inp = input_channels(T, eta, x, y, self.params(sim))
         return self.tensor(inp), self.tensor(u / s), self.tensor(v / s)
+
+
+def require_uniform_rows(ds, where) -> None:
+    """The surrogate's channels and losses assume equal row heights: refuse a run file of
+    a wall-refined grid (&grid refine_walls > 0) instead of mis-scaling it silently."""
+    import numpy as np
+    yf = np.asarray(ds["y_face"][:], dtype=float)
+    if not np.allclose(np.diff(yf), 1.0 / (len(yf) - 1), rtol=1e-9, atol=0.0):
+        from ..config import ConfigError
+        raise ConfigError(f"{where}: a wall-refined grid (&grid refine_walls > 0); the "
+                          "surrogate supports uniform grids only")

@@ -119,6 +119,7 @@ def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
     from ..campaign import Campaign
     from ..evaluate import _write_table, campaign_specs
     from ..output import run_physics
+    from .data import require_uniform_rows
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs, _ = campaign_specs(campaign_dir, split, sims)
@@ -130,6 +131,7 @@ def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
             if T_ref.shape[0] < start + 2:
                 continue
             u0, v0 = np.asarray(nc["u"][start], float), np.asarray(nc["v"][start], float)
+            require_uniform_rows(nc, camp.sim_dir(spec.sim) / "run.nc")
             nx, ny, aspect = len(nc.dimensions["x"]), len(nc.dimensions["y"]), float(nc.aspect)
             physics = run_physics(nc)
         for path in models:
