@@ -85,3 +85,35 @@ def test_benchmark_spinup_with_lagged_stokes_reaches_the_same_steady_state(tmp_p
     for key in ("Nu_top", "Vrms"):
         a, b = float(spin[key][-1]), float(final[key][-1])
         assert b == pytest.approx(a, rel=1e-6), key
+
+
+def test_loop_prefetches_each_step_with_the_temperature_it_then_solves_for(tmp_path):
+    """A GPU provider starts its forward pass at prefetch(n, T) and hands the result over
+    at velocities(n, ...); that is only right if the loop passes the same step and the
+    same, unchanged T to both, every step (restart and checkpoint steps included)."""
+    from pymantle.providers import VelocityProvider
+
+    class Recorder(VelocityProvider):
+        name = "recorder"
+
+        def __init__(self, grid):
+            self.calls = []
+            self.u, self.v = np.zeros(grid.u_shape), np.zeros(grid.v_shape)
+            self.p = np.zeros(grid.shape)
+
+        def prefetch(self, step, T):
+            self.calls.append(("prefetch", step, T.copy()))
+
+        def velocities(self, step, T, eta_c, eta_n):
+            self.calls.append(("velocities", step, T.copy()))
+            return self.u, self.v, self.p, 0
+
+    cfg = make_config(tmp_path, "time.max_steps=7", "output.checkpoint_every=3")
+    rec = Recorder(cfg.grid())
+    Simulation(cfg, provider=rec).run()
+    kinds = [c[0] for c in rec.calls]
+    assert kinds == ["prefetch", "velocities"] * 8          # steps 0..7
+    for (_, n_pre, T_pre), (_, n_vel, T_vel) in zip(rec.calls[::2], rec.calls[1::2]):
+        assert n_pre == n_vel
+        np.testing.assert_array_equal(T_pre, T_vel)
+    assert [c[1] for c in rec.calls[::2]] == list(range(8))
