@@ -18,7 +18,7 @@ the Fortran kernels are needed. Sections, each timed and each allowed to fail al
   impl      the provider's forward pass computed several ways (nine-bank vs stacked learned
             padding, TF32 on/off, channels_last, cudnn.benchmark): ms per call and per graph
             replay, kernels per forward, velocity error against float64; training samples/s
-  compile   torch.compile of the stacked network at the paper grid, inside the CUDA graph
+  compile   torch.compile of the provider's network at the paper grid, inside the CUDA graph
   parallel  the ablation variants (pymantle.ml.ablation) and the four U-net baselines, each
             trained by the Trainer in its own process at once on the one GPU (the laptop
             grid leaves it launch-bound, so processes overlap), a short common recipe
@@ -539,8 +539,9 @@ def step():
 
 @section("compile")
 def compile_():
-    """torch.compile (Inductor, default mode) of the stacked network at the paper grid,
-    then captured in the provider's CUDA graph: what kernel fusion adds on top."""
+    """torch.compile (Inductor, default mode) of the provider's network at the paper grid
+    (float32, auto, with and without the level streams), then captured in the provider's
+    CUDA graph: what kernel fusion adds on top."""
     import os
     from pymantle.grid import Grid
     from pymantle.physics import corner_viscosity, viscosity
@@ -554,9 +555,9 @@ def compile_():
     eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
     eta_n = corner_viscosity(eta_c)
     with tempfile.TemporaryDirectory() as tmp:
-        for tf32 in (False, True):
-            torch.backends.cudnn.allow_tf32 = tf32
+        for streams in (True, False):
             p = SurrogateProvider(g, ph, str(model_file(tmp, "paper", "float32")))
+            p.model.level_streams = streams
             p._capture()
             ms0, (u0, v0, _, _) = per_call_ms(p, T, eta_c, eta_n, 200, 5)
             ref = np.concatenate([u0.ravel(), v0.ravel()])
@@ -564,7 +565,7 @@ def compile_():
             p.model = torch.compile(p.model)
             p._graph = None
             p._capture()
-            key = f"paper_stacked_{'tf32' if tf32 else 'fp32'}_compiled"
+            key = f"paper_{p.conv_impl}{'_streams' if streams else ''}_compiled"
             res[f"{key}_compile_s"] = time.perf_counter() - t0
             ms, (u, v, _, _) = per_call_ms(p, T, eta_c, eta_n, 200, 5)
             got = np.concatenate([u.ravel(), v.ravel()])
@@ -575,7 +576,7 @@ def compile_():
             print(key, res[key], flush=True)
             R["compile"] = res
             save()
-    torch.backends.cudnn.allow_tf32 = True
+            torch._dynamo.reset()
 
 
 def _workers():
