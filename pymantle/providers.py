@@ -125,12 +125,16 @@ class SurrogateProvider(VelocityProvider):
         # The same network, computed the way each device runs it fastest (docs/gpu.md):
         # nine small convolutions per layer on the CPU, few large ones on a GPU.
         self.conv_impl = os.environ.get("PYMANTLE_CONV_IMPL", "auto" if cuda else "banks")
-        set_conv_impl(self.model, self.conv_impl)
-        self.model.level_streams = cuda and os.environ.get("PYMANTLE_LEVEL_STREAMS", "1") != "0"
+        try:
+            set_conv_impl(self.model, self.conv_impl)
+        except ValueError as exc:
+            raise ConfigError(f"environment PYMANTLE_CONV_IMPL: {exc}") from None
+        self.model.level_streams = cuda and os.environ.get("PYMANTLE_LEVEL_STREAMS") != "0"
         if cuda:
-            # No TF32 convolutions (torch's default on NVIDIA GPUs): their 10-bit mantissa
-            # puts 1-8 % errors into the velocities, which are differences of neighbouring
-            # stream-function values (measured on the shipped model, docs/gpu.md).
+            # No TF32 convolutions (torch's default on NVIDIA GPUs; the switch is
+            # process-wide): their 10-bit mantissa puts 1-8 % errors into the velocities,
+            # which are differences of neighbouring stream-function values (measured on
+            # the shipped model, docs/gpu.md).
             torch.backends.cudnn.allow_tf32 = False
         # channels_last: faster for float32 on the CPU (bench_model)
         self.channels_last = self.dtype == torch.float32 and not cuda

@@ -114,8 +114,8 @@ class BoundaryConv2d(nn.Module):
         if self.impl in ("patched", "auto") and H > 2 * p and W > 2 * p and (
                 self.impl == "patched" or H * W >= self.patch_min_cells):
             return self._forward_patched(x)
-        if self.impl in ("stacked", "auto", "patched"):
-            return self._forward_stacked(x)
+        if self.impl in ("stacked", "auto", "patched"):     # also patched on fields too
+            return self._forward_stacked(x)                 # small for the four strips
         rows, cols = _bands(H, p), _bands(W, p)
         out_rows = []
         for (r0, r1), names in zip(rows, _BANKS):
