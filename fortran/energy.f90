@@ -18,8 +18,8 @@ module energy
   ! The helpers are private: a public module procedure in position-independent code can be
   ! interposed at link time, so gfortran would not inline it and the limiter loops would
   ! not vectorise (this alone made the step ~2.3x faster).
-  private :: ensure_work, minmod, vanleer, mc, superbee, slope_row, rhs_rows, rhs_rows_y, &
-             row_coefficients
+  private :: ensure_work, minmod, vanleer, mc, superbee, slope_row, row_fluxes, rhs_rows, &
+             rhs_rows_y, row_coefficients
   integer, parameter :: LIM_UPWIND = 0, LIM_MINMOD = 1, LIM_VANLEER = 2, LIM_MC = 3, &
                         LIM_SUPERBEE = 4
   ! Ghosted work fields, kept between calls: allocating them per call costs more than the
@@ -93,6 +93,34 @@ contains
     end select
   end subroutine slope_row
 
+  subroutine row_fluxes(tg, u, v, nx, ny, j, lo, hi, limiter, sx, sy, fx, fy)
+    ! The advective fluxes of row j, shared by the uniform and the stretched kernels:
+    ! through its top face (face j+1) into fy(:, hi), with the slopes along y of row j+1
+    ! into sy(:, hi) (those of row j are in sy(:, lo)); through its vertical faces into
+    ! fx(2:nx) (the side-wall entries fx(1), fx(nx+1) stay 0).
+    integer, intent(in) :: nx, ny, j, lo, hi, limiter
+    real(8), intent(in) :: tg(0:nx+1, 0:ny+1), u(nx+1, ny), v(nx, ny+1)
+    real(8), intent(inout) :: sx(nx), sy(nx, 0:1), fx(nx+1), fy(nx, 0:1)
+    integer :: i
+    real(8) :: c
+    if (j < ny) then
+      call slope_row(tg(1, j), tg(1, j+1), tg(1, j+2), sy(1, hi), nx, limiter)
+      do i = 1, nx
+        c = v(i, j+1)
+        fy(i, hi) = max(c, 0.0d0) * (tg(i, j) + 0.5d0 * sy(i, lo)) &
+                  + min(c, 0.0d0) * (tg(i, j+1) - 0.5d0 * sy(i, hi))
+      end do
+    else
+      fy(:, hi) = 0.0d0           ! top wall
+    end if
+    call slope_row(tg(0, j), tg(1, j), tg(2, j), sx, nx, limiter)
+    do i = 2, nx
+      c = u(i, j)
+      fx(i) = max(c, 0.0d0) * (tg(i-1, j) + 0.5d0 * sx(i-1)) &
+            + min(c, 0.0d0) * (tg(i, j) - 0.5d0 * sx(i))
+    end do
+  end subroutine row_fluxes
+
   subroutine rhs_rows(tg, u, v, s, nx, ny, rdx, rdy, kx, ky, limiter, mode, dt, w, wg)
     ! rhs = -div(u T) + kappa lap T + s of the ghosted field tg, one row (fixed y) at a
     ! time, and what is done with it:
@@ -113,7 +141,7 @@ contains
     real(8), intent(inout) :: w(nx, ny), wg(0:nx+1, 0:ny+1)
     real(8) :: sx(nx), fx(nx+1), sy(nx, 0:1), fy(nx, 0:1)
     integer :: i, j, lo, hi
-    real(8) :: c, rr
+    real(8) :: rr
 
     ! slopes along y of row 1; the bottom wall carries no advective flux (v = 0)
     lo = 0
@@ -123,24 +151,7 @@ contains
     fx(nx+1) = 0.0d0
     do j = 1, ny
       hi = 1 - lo
-      ! flux through the top face of row j (face j+1)
-      if (j < ny) then
-        call slope_row(tg(1, j), tg(1, j+1), tg(1, j+2), sy(1, hi), nx, limiter)
-        do i = 1, nx
-          c = v(i, j+1)
-          fy(i, hi) = max(c, 0.0d0) * (tg(i, j) + 0.5d0 * sy(i, lo)) &
-                    + min(c, 0.0d0) * (tg(i, j+1) - 0.5d0 * sy(i, hi))
-        end do
-      else
-        fy(:, hi) = 0.0d0         ! top wall
-      end if
-      ! fluxes through the vertical faces of row j
-      call slope_row(tg(0, j), tg(1, j), tg(2, j), sx, nx, limiter)
-      do i = 2, nx
-        c = u(i, j)
-        fx(i) = max(c, 0.0d0) * (tg(i-1, j) + 0.5d0 * sx(i-1)) &
-              + min(c, 0.0d0) * (tg(i, j) - 0.5d0 * sx(i))
-      end do
+      call row_fluxes(tg, u, v, nx, ny, j, lo, hi, limiter, sx, sy, fx, fy)
       select case (mode)
       case (0)
         do i = 1, nx
@@ -255,7 +266,6 @@ contains
     real(8), intent(inout) :: w(nx, ny), wg(0:nx+1, 0:ny+1)
     real(8) :: sx(nx), fx(nx+1), sy(nx, 0:1), fy(nx, 0:1), rr(nx)
     integer :: i, j, lo, hi
-    real(8) :: c
 
     lo = 0
     call slope_row(tg(1, 0), tg(1, 1), tg(1, 2), sy(1, lo), nx, limiter)
@@ -264,22 +274,7 @@ contains
     fx(nx+1) = 0.0d0
     do j = 1, ny
       hi = 1 - lo
-      if (j < ny) then
-        call slope_row(tg(1, j), tg(1, j+1), tg(1, j+2), sy(1, hi), nx, limiter)
-        do i = 1, nx
-          c = v(i, j+1)
-          fy(i, hi) = max(c, 0.0d0) * (tg(i, j) + 0.5d0 * sy(i, lo)) &
-                    + min(c, 0.0d0) * (tg(i, j+1) - 0.5d0 * sy(i, hi))
-        end do
-      else
-        fy(:, hi) = 0.0d0
-      end if
-      call slope_row(tg(0, j), tg(1, j), tg(2, j), sx, nx, limiter)
-      do i = 2, nx
-        c = u(i, j)
-        fx(i) = max(c, 0.0d0) * (tg(i-1, j) + 0.5d0 * sx(i-1)) &
-              + min(c, 0.0d0) * (tg(i, j) - 0.5d0 * sx(i))
-      end do
+      call row_fluxes(tg, u, v, nx, ny, j, lo, hi, limiter, sx, sy, fx, fy)
       do i = 1, nx
         rr(i) = -(fx(i+1) - fx(i)) * rdx - (fy(i, hi) - fy(i, lo)) * rdy(j) &
                 + kx * (tg(i+1, j) - 2.0d0 * tg(i, j) + tg(i-1, j)) &

@@ -118,6 +118,22 @@ def section(name):
     return wrap
 
 
+def train_rate(m, ny: int, nx: int, dtype, repeat: int, batch: int = 16) -> float:
+    """Training samples per second of model m: Adam steps on random batches of the grid."""
+    opt = torch.optim.Adam(m.parameters(), 1e-3)
+    xb = torch.randn(batch, 7, ny, nx, device=dev, dtype=dtype)
+    ub = torch.randn(batch, 1, ny, nx + 1, device=dev, dtype=dtype)
+    vb = torch.randn(batch, 1, ny + 1, nx, device=dev, dtype=dtype)
+
+    def step():
+        opt.zero_grad()
+        up, vp = m(xb)
+        loss, _ = surrogate_loss(up, vp, ub, vb, 4.0 / nx, 1.0 / ny)
+        loss.backward()
+        opt.step()
+    return batch / timed(step, repeat)
+
+
 @section("forward")
 def forward():
     res = {}
@@ -132,20 +148,8 @@ def forward():
                 with torch.inference_mode():
                     res[f"{gname}_{str(dt)[6:]}{'_cl' if cl else ''}_ms"] = \
                         timed(lambda: m(x)) * 1e3
-            # training throughput, batch 16
             m = StokesSurrogate(SurrogateConfig(dtype=dt), aspect=4.0).to(dev, dt)
-            opt = torch.optim.Adam(m.parameters(), 1e-3)
-            xb = torch.randn(16, 7, ny, nx, device=dev, dtype=dt)
-            ub = torch.randn(16, 1, ny, nx + 1, device=dev, dtype=dt)
-            vb = torch.randn(16, 1, ny + 1, nx, device=dev, dtype=dt)
-
-            def step():
-                opt.zero_grad()
-                up, vp = m(xb)
-                loss, _ = surrogate_loss(up, vp, ub, vb, 4.0 / nx, 1.0 / ny)
-                loss.backward()
-                opt.step()
-            res[f"{gname}_{str(dt)[6:]}_train_samples_per_s"] = 16 / timed(step, 5)
+            res[f"{gname}_{str(dt)[6:]}_train_samples_per_s"] = train_rate(m, ny, nx, dt, 5)
             print({k: round(v, 2) for k, v in res.items() if k.startswith(gname)}, flush=True)
     R["forward"] = res
 
@@ -316,24 +320,16 @@ def train():
 def precision():
     import os
     from pymantle.grid import Grid
-    from pymantle.ml.pack import PackDataset
     from pymantle.physics import corner_viscosity, viscosity
     from pymantle.providers import SurrogateProvider
     os.environ["PYMANTLE_CUDA_GRAPH"] = "1"
     res = {}
-    cv = PackDataset(Path(args.inputs) / "pack.npz", "cv")
-    sim, _ = cv.items[len(cv) // 2]
-    ph = cv.meta["physics"][str(sim)]
-    T0 = cv.T[len(cv) // 2].astype(float)
     shipped = Path(__file__).resolve().parent.parent / "pymantle" / "models" / "laptop.pt"
     with tempfile.TemporaryDirectory() as tmp:
         for gname, (ny, nx) in GRIDS.items():
             g = Grid(nx=nx, ny=ny, aspect=4.0)
             _, y = g.centres()
-            zy = (np.arange(ny) + 0.5) / ny * T0.shape[0] - 0.5      # the campaign field,
-            zx = (np.arange(nx) + 0.5) / nx * T0.shape[1] - 0.5      # resampled to this grid
-            from scipy.ndimage import map_coordinates
-            T = map_coordinates(T0, np.meshgrid(zy, zx, indexing="ij"), order=1, mode="nearest")
+            T, ph = _campaign_field(g)
             eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
             eta_n = corner_viscosity(eta_c)
             path = shipped if (gname == "laptop" and not args.smoke) else \
@@ -444,18 +440,7 @@ def impl():
         torch.manual_seed(0)
         m = StokesSurrogate(SurrogateConfig(dtype=torch.float32), aspect=4.0).to(dev)
         set_conv_impl(m, tag)
-        opt = torch.optim.Adam(m.parameters(), 1e-3)
-        xb = torch.randn(16, 7, ny, nx, device=dev)
-        ub = torch.randn(16, 1, ny, nx + 1, device=dev)
-        vb = torch.randn(16, 1, ny + 1, nx, device=dev)
-
-        def train_step():
-            opt.zero_grad()
-            up, vp = m(xb)
-            loss, _ = surrogate_loss(up, vp, ub, vb, 4.0 / nx, 1.0 / ny)
-            loss.backward()
-            opt.step()
-        res[f"train_laptop_{tag}_samples_per_s"] = 16 / timed(train_step, 10)
+        res[f"train_laptop_{tag}_samples_per_s"] = train_rate(m, ny, nx, torch.float32, 10)
     print({k: x for k, x in res.items() if k.startswith("train")}, flush=True)
     R["impl"] = res
 
