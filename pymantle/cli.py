@@ -154,7 +154,9 @@ def _add_evaluate(sub):
     p.add_argument("campaign", help="campaign directory")
     p.add_argument("--model", help="surrogate model file (default: the one shipped for the grid)")
     p.add_argument("--providers", default="direct,skip,surrogate",
-                   help="comma list of direct, skip, iterative, lagged, surrogate")
+                   help="comma list of direct, skip, iterative, lagged, surrogate, "
+                        "surrogate-galerkin (the surrogate with &stokes correction = "
+                        "'galerkin')")
     p.add_argument("--split", default="test")
     p.add_argument("--sims", type=_int_list,
                    help="comma list of simulation numbers (instead of --split)")
@@ -190,6 +192,8 @@ def _add_scenario(sub):
     p.add_argument("--end-time", type=float, default=0.05)
     p.add_argument("--max-steps", type=int, default=10**6)
     p.add_argument("--profile", help="profile file for the 'profile' scenario")
+    p.add_argument("--providers", default="direct,surrogate",
+                   help="comma list, as for evaluate (the direct reference always runs)")
     p.add_argument("--out", help="output directory (default: scenario-NAME)")
 
 
@@ -377,7 +381,7 @@ def cmd_scenario(args) -> int:
     from .evaluate import scenario
     out = args.out or f"scenario-{args.name}"
     res = scenario(args.name, args.campaign, args.model, out, args.sims, args.end_time,
-                   args.max_steps, args.profile)
+                   args.max_steps, args.profile, tuple(args.providers.split(",")))
     print(open(f"{out}/results.md").read(), end="")
     print(f"{len(res)} runs; tables and figures in {out}/")
     return 0

@@ -158,6 +158,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
                           "precision, so the velocities stay divergence-free)"),
         "warmup_steps": Field(int, 2, _range(0, 10**6), "0..1e6",
                               "steps solved by the direct solver before the surrogate takes over"),
+        "correction": Field(str, "none", _choice("none", "galerkin"), "one of none, galerkin",
+                            "surrogate only: 'galerkin' replaces the network's velocities by "
+                            "the Stokes solution within a few hundred divergence-free fields "
+                            "built from them (galerkin_correction.py; not in the study)"),
+        "correction_nodes": Field(int, 0, lambda n: n == 0 or 3 <= n <= 10**4,
+                                  "0 (auto) or 3..ny/2 + 1",
+                                  "hat-function nodes over the box height for the Galerkin "
+                                  "correction, aspect * (n - 1) + 1 across; 0: 9, or "
+                                  "ny/2 + 1 on grids of fewer than 16 rows"),
     },
     "output": {
         "directory": Field(str, "run", None, "a directory path", "where output goes"),

@@ -27,7 +27,7 @@ import numpy as np
 from . import config as _config
 from .config import ConfigError
 
-PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate")
+PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate", "surrogate-galerkin")
 
 
 @dataclass
@@ -51,8 +51,9 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     tm["end_time"], tm["max_steps"], tm["stat_window"] = end_time, max_steps, 0.0
     st = cfg["stokes"]
     st["solver"], st["every"] = ("direct", skip) if provider == "skip" else (provider, 1)
-    if provider == "surrogate":
-        st["model"] = model or ""
+    if provider.startswith("surrogate"):
+        st["solver"], st["model"] = "surrogate", model or ""
+        st["correction"] = "galerkin" if provider == "surrogate-galerkin" else "none"
     o = cfg["output"]
     o["directory"] = str(out / f"{spec.label}-{provider}")
     o["plots"], o["progress"] = False, False
@@ -140,7 +141,7 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
         raise ConfigError(f"--providers {','.join(bad)}: allowed {', '.join(PROVIDERS)}")
     if specs is None:
         specs, grid_preset = campaign_specs(campaign_dir, split, sims)
-    if "surrogate" in providers and not model:
+    if any(p.startswith("surrogate") for p in providers) and not model:
         from .grid import Grid
         from .providers import shipped_model
         model = shipped_model(Grid.from_preset(grid_preset))

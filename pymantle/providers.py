@@ -3,6 +3,7 @@
     direct | lagged | iterative | multigrid   PETSc Stokes solvers (stokes.py)
     skip-N                                    any of those every N steps (momentum skipping)
     surrogate                                 the CNN (pymantle.ml, once a model exists)
+    surrogate-galerkin                        the CNN's flow, Galerkin-corrected
 
 Every provider returns (u, v, p, iterations) on the MAC faces; iterations = -1 marks
 velocities reused without a solve.
@@ -274,6 +275,28 @@ class SurrogateProvider(VelocityProvider):
         return self.u, self.v, self.p, 0
 
 
+class GalerkinCorrectedProvider(VelocityProvider):
+    """Another provider's velocities, Galerkin-corrected (galerkin_correction.py)."""
+
+    def __init__(self, inner: VelocityProvider, grid: Grid, ra: float, nodes: int):
+        from .galerkin_correction import GalerkinCorrection
+        self.inner = inner
+        self.name = f"{inner.name}-galerkin"
+        nodes_x = int(round(grid.aspect * (nodes - 1))) + 1
+        self.correction = GalerkinCorrection(grid, ra, nodes, nodes_x)
+
+    def prefetch(self, step, T):
+        self.inner.prefetch(step, T)
+
+    def velocities(self, step, T, eta_c, eta_n):
+        u, _, p, its = self.inner.velocities(step, T, eta_c, eta_n)
+        u, v = self.correction.correct(T, u, eta_c, eta_n)
+        return u, v, p, its
+
+    def close(self):
+        self.inner.close()
+
+
 class WarmupProvider(VelocityProvider):
     """The full solver for the first N steps, then another provider (the study: 2)."""
 
@@ -316,6 +339,11 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
         if not grid.uniform:
             raise ConfigError(f"&grid refine_walls = {grid.refine}: the surrogate supports "
                               "uniform grids only (refine_walls = 0) or a Stokes solver")
+        most = grid.ny // 2 + 1                         # two cells between nodes at least
+        nodes = st["correction_nodes"] or min(9, most)
+        if st["correction"] == "galerkin" and nodes > most:
+            raise ConfigError(f"&stokes correction_nodes = {nodes}: allowed 0 (auto) or "
+                              f"3..{most} (ny/2 + 1) on this grid")
         path = st["model"] or shipped_model(grid)
         if not path:
             raise ConfigError(f"&stokes model: no model file given and none is shipped for a "
@@ -326,11 +354,16 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
             raise ConfigError(f"&stokes model = {path!r}: file not found (no trained model "
                               "is shipped yet: train one with `pymantle train`)")
         surrogate = SurrogateProvider(grid, cfg["physics"], path, st["autocast"])
+        if st["correction"] == "galerkin":
+            surrogate = GalerkinCorrectedProvider(surrogate, grid, cfg["physics"]["ra"], nodes)
         if st["warmup_steps"] == 0:
             return surrogate
         direct = StokesProvider(grid, cfg["physics"]["ra"], "direct", comm=comm,
                                 petsc_options=st["petsc_options"])
         return WarmupProvider(direct, surrogate, st["warmup_steps"])
+    if st["correction"] != "none":
+        raise ConfigError(f"&stokes correction = {st['correction']!r}: applies to solver = "
+                          "'surrogate' only (allowed here: 'none')")
     prov: VelocityProvider = StokesProvider(
         grid, cfg["physics"]["ra"], method, comm=comm, rtol=st["rtol"],
         max_lagged_its=st["max_lagged_its"], relaxation=st["relaxation"],

@@ -70,11 +70,12 @@ def test_every_solver_runs_a_few_steps_on_the_ci_grid(tmp_path):
 def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     from pymantle.evaluate import evaluate
     camp = tiny_model.parent.parent / "ci"
-    res = evaluate(camp, tmp_path / "ev", ("direct", "skip", "surrogate"), "test",
+    provs = ("direct", "skip", "surrogate", "surrogate-galerkin")
+    res = evaluate(camp, tmp_path / "ev", provs, "test",
                    end_time=1.0, max_steps=12, model=str(tiny_model), skip=4,
                    snapshot_every=3)
     by = {r["provider"]: r for r in res}
-    assert set(by) == {"direct", "skip", "surrogate"}
+    assert set(by) == set(provs)
     d = by["direct"]
     assert d["profile_mae"] == 0 and d["mean_T_mae"] == 0 and d["corr_T"] == pytest.approx(1.0)
     assert by["skip"]["mean_T_mae"] > 0 and by["skip"]["corr_T"] > 0.5
@@ -82,14 +83,16 @@ def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     # dissipation = buoyancy work holds for Stokes solutions only (reference-free check)
     assert d["dissipation_over_work"] == pytest.approx(1.0, rel=1e-6)
     assert abs(by["surrogate"]["dissipation_over_work"] - 1.0) > 1e-3
+    # ... and for the Galerkin-corrected network flow, at every step (galerkin_correction.py)
+    assert by["surrogate-galerkin"]["dissipation_over_work"] == pytest.approx(1.0, rel=1e-8)
     assert (tmp_path / "ev" / "results.csv").is_file() and (tmp_path / "ev" / "results.md").is_file()
     assert any(p.suffix == ".png" for p in (tmp_path / "ev").iterdir())
     # a second call with one more provider reuses the finished runs, with the same numbers
     said = []
-    again = evaluate(camp, tmp_path / "ev", ("direct", "skip", "surrogate"), "test",
+    again = evaluate(camp, tmp_path / "ev", provs, "test",
                      end_time=1.0, max_steps=12, model=str(tiny_model), skip=4,
                      snapshot_every=3, echo=said.append)
-    assert len(said) == 3 and all("reusing" in m for m in said)
+    assert len(said) == 4 and all("reusing" in m for m in said)
     assert [r["mean_T_mae"] for r in again] == [r["mean_T_mae"] for r in res]
 
 

@@ -1,0 +1,146 @@
+"""Galerkin correction of a surrogate's velocities (beyond the study; docs/results.md).
+
+A divergence-free MAC velocity u_hat with no flow through the walls (the CNN's output)
+is the curl of a stream function psi_hat on the cell corners, recovered exactly by summing
+u dy up each column. The correction replaces u_hat by the discrete Stokes solution
+restricted to the span of a few hundred divergence-free fields
+
+    curl(phi_k psi_hat)     the network's flow, re-weighted region by region, and
+    curl(phi_k)             (enrich) coarse flow cells that do not rely on the network,
+
+where phi_k are bilinear hat functions on a coarse lattice of nodes_y x nodes_x nodes (a
+partition of unity, so u_hat itself lies in the span). The Stokes solution minimises the
+energy 1/2 a(u, u) - Ra b(T, u) over divergence-free fields, a(u, u) being the viscous
+dissipation and b(T, u) the buoyancy work (fortran/diagnostics.f90: Ra * work =
+dissipation for every discrete Stokes solution). Minimising it over the span gives the
+K x K system A c = r with A_kl = a(u_k, u_l) and r_k = Ra b(T, u_k), and therefore:
+
+- the result is the best approximation of the true solution in the energy norm within the
+  span: never farther from it than u_hat (tests/test_galerkin_correction.py);
+- an exact Stokes solution is returned unchanged (c = 1);
+- a horizontally uniform T drives no flow: b(T, u) = 0 for every divergence-free u that
+  does not cross the walls, so r = 0 and c = 0. The shipped network moves fluid in such
+  states (docs/results.md, "unseen scenarios"); the correction removes that;
+- Ra * work = dissipation holds for the corrected velocities to round-off.
+
+The cost is a sparse assembly and a K x K solve, no fine-grid Stokes solve. As nodes grow
+towards the corners of the grid the span approaches all stream functions and the
+correction becomes a stream-function Stokes solver; the defaults keep K small (~10^2-10^3).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from . import _kernels
+from .grid import Grid
+
+
+def hat_weights(nodes: int, npts: int) -> np.ndarray:
+    """(nodes, npts) piecewise-linear hat functions with nodes equispaced on [0, 1], sampled
+    at npts equispaced points; the columns sum to 1 (one node: the constant 1)."""
+    s = np.linspace(0.0, 1.0, npts)
+    if nodes == 1:
+        return np.ones((1, npts))
+    c = np.linspace(0.0, 1.0, nodes)
+    return np.clip(1.0 - np.abs(s[None, :] - c[:, None]) / (c[1] - c[0]), 0.0, None)
+
+
+def _diff(n: int, h: float) -> sp.csr_matrix:
+    """(n-1, n) forward difference / h."""
+    return sp.diags([-np.ones(n - 1), np.ones(n - 1)], [0, 1], shape=(n - 1, n)) / h
+
+
+class GalerkinCorrection:
+    """The correction on one uniform grid.
+
+    Corner fields (ny+1, nx+1) are flattened row by row. u = d psi/dy on the vertical
+    faces, v = -d psi/dx on the horizontal faces (as `ml.layers.stream_to_mac_velocity`).
+    The K x K matrix is summed by a Fortran kernel (fortran/galerkin.f90); the right-hand
+    side and the result are sparse products with the fixed hat matrices.
+    """
+
+    def __init__(self, grid: Grid, ra: float, nodes_y: int = 9, nodes_x: int = 33,
+                 enrich: bool = True):
+        if not grid.uniform:
+            raise ValueError("the Galerkin correction needs a uniform grid")
+        ny, nx = grid.shape
+        if not (2 <= nodes_y <= ny // 2 + 1 and 2 <= nodes_x <= nx // 2 + 1):
+            raise ValueError(f"nodes {nodes_y} x {nodes_x}: allowed 2..{ny // 2 + 1} x "
+                             f"2..{nx // 2 + 1} (at least two cells between nodes)")
+        self.grid, self.ra, self.shape = grid, float(ra), (ny, nx)
+        iy = sp.identity(ny + 1, format="csr")
+        inner_y = iy[1:ny]
+        # Buoyancy work acts on the interior horizontal faces (fortran/diagnostics.f90):
+        # its gradient with respect to the corner values of psi
+        to_v = -sp.kron(iy, _diff(nx + 1, grid.dx))
+        self._work = (sp.kron(inner_y, sp.identity(nx)) @ to_v).T.tocsr()
+        wy, wx = hat_weights(nodes_y, ny + 1), hat_weights(nodes_x, nx + 1)
+        self._phi = sp.kron(sp.csr_matrix(wy.T), sp.csr_matrix(wx.T)).tocsr()
+        # Pure hats must vanish on the walls: interior nodes only
+        self.enrich = bool(enrich and nodes_y > 2 and nodes_x > 2)
+        self._hats = (sp.kron(sp.csr_matrix(wy[1:-1].T), sp.csr_matrix(wx[1:-1].T)).tocsr()
+                      if self.enrich else None)
+        self.nodes = (nodes_y, nodes_x)
+        self.size = self._phi.shape[1] + (self._hats.shape[1] if self.enrich else 0)
+        self.last_coefficients = None
+
+    def stream_function(self, u: np.ndarray) -> np.ndarray:
+        """psi at the corners (ny+1, nx+1), zero on all four walls. Summing u dy from the
+        bottom wall reaches the top wall with the net flux through that column, zero up to
+        round-off for a divergence-free u; it is set to exactly zero, so that the span has
+        no flow through the top wall at all."""
+        ny, nx = self.shape
+        psi = np.zeros((ny + 1, nx + 1))
+        np.cumsum(u[:-1] * self.grid.dy, axis=0, out=psi[1:-1])
+        psi[:, [0, -1]] = 0.0
+        return psi
+
+    def velocities(self, psi: np.ndarray):
+        """(u, v) on the faces from corner values psi."""
+        return np.diff(psi, axis=0) / self.grid.dy, -np.diff(psi, axis=1) / self.grid.dx
+
+    def matrix(self, psi, eta_c, eta_n) -> np.ndarray:
+        """A_kl = a(u_k, u_l), the dissipation bilinear form of the span's curls."""
+        ny, nx = self.shape
+        A = _kernels.galerkin.galerkin_matrix(psi.T, eta_c.T, eta_n.T, self.grid.dx,
+                                              self.grid.dy, *self.nodes, int(self.enrich),
+                                              self.size)
+        return A / (nx * ny)
+
+    def correct(self, T, u, eta_c, eta_n):
+        """The corrected (u, v): the energy minimiser over the span built from u."""
+        ny, nx = self.shape
+        psi = self.stream_function(u)
+        A = self.matrix(psi, eta_c, eta_n)
+        grad = self._work @ (0.5 * (T[:-1] + T[1:])).ravel()     # d work / d psi (corners)
+        r = [self._phi.T @ (psi.ravel() * grad)]
+        if self.enrich:
+            r.append(self._hats.T @ grad)
+        c = self._solve(A, self.ra * np.concatenate(r) / (nx * ny))
+        self.last_coefficients = c
+        k = self._phi.shape[1]
+        new = psi.ravel() * (self._phi @ c[:k])
+        if self.enrich:
+            new += self._hats @ c[k:]
+        return self.velocities(new.reshape(ny + 1, nx + 1))
+
+    @staticmethod
+    def _solve(A, r):
+        """Solve A c = r for the symmetric positive semi-definite A. Columns whose span
+        function vanishes (psi_hat = 0 under a hat) carry no energy: dropped (c = 0)."""
+        d = np.diag(A).copy()
+        keep = d > 1e-14 * max(d.max(), 1e-300)
+        c = np.zeros(len(r))
+        if not keep.any():
+            return c
+        s = 1.0 / np.sqrt(d[keep])
+        As = A[np.ix_(keep, keep)] if not keep.all() else A     # no copy in the usual case
+        As *= s[:, None]
+        As *= s[None, :]
+        try:
+            c[keep] = s * scipy.linalg.cho_solve(scipy.linalg.cho_factor(As), r[keep] * s)
+        except np.linalg.LinAlgError:       # dependent columns: the least-squares solution
+            c[keep] = s * scipy.linalg.lstsq(As, r[keep] * s)[0]
+        return c

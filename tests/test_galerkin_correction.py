@@ -1,0 +1,138 @@
+"""The Galerkin correction (pymantle/galerkin_correction.py): the Stokes solution within a
+span built from a given divergence-free flow. Checked against the direct solver on the
+laptop grid's shape scaled down, for arbitrary temperature fields."""
+import numpy as np
+import pytest
+
+from conftest import make_config, stream_velocities
+from pymantle import diagnostics
+from pymantle.config import ConfigError
+from pymantle.galerkin_correction import GalerkinCorrection, hat_weights
+from pymantle.grid import Grid
+from pymantle.physics import corner_viscosity, face_buoyancy, viscosity
+from pymantle.providers import make_provider
+from pymantle.stokes import StokesSolver
+
+RA = 1e3
+
+
+def state(g, seed=0, gamma=1e4, beta=10.0):
+    rng = np.random.default_rng(seed)
+    x, y = g.centres()
+    T = np.clip(1 - y + 0.2 * np.sin(np.pi * x / 2) * np.sin(np.pi * y)
+                + 0.05 * rng.standard_normal(g.shape), 0, 1)
+    eta_c = viscosity(T, y, gamma, beta)
+    return T, eta_c, corner_viscosity(eta_c)
+
+
+def energy_norm(g, T, du, dv, eta_c, eta_n):
+    """sqrt of the dissipation of a velocity difference: the Stokes energy norm."""
+    return np.sqrt(diagnostics.compute(g, T, du, dv, eta_c, eta_n)["dissipation"])
+
+
+@pytest.fixture(scope="module")
+def solved():
+    g = Grid(nx=64, ny=16, aspect=4.0)
+    T, eta_c, eta_n = state(g)
+    res = StokesSolver(g).solve(eta_c, eta_n, face_buoyancy(T, RA))
+    return g, T, eta_c, eta_n, res.u, res.v
+
+
+def test_hat_weights_are_a_partition_of_unity():
+    w = hat_weights(5, 33)
+    assert np.allclose(w.sum(axis=0), 1.0, atol=1e-14)
+    assert w.min() >= 0 and np.allclose(w[:, ::8], np.eye(5))
+
+
+@pytest.mark.parametrize("shape,nodes", [((8, 32), (3, 9)), ((12, 20), (5, 7))])
+def test_kernel_matrix_is_the_dissipation_form_of_the_span(shape, nodes):
+    # A_kl against the polarisation of diagnostics.f90's dissipation, (D(u_k + u_l) -
+    # D(u_k) - D(u_l)) / 2, over the net functions phi_k f and the interior hats; the
+    # second lattice does not line up with the cells (non-integer spacing).
+    g = Grid(nx=shape[1], ny=shape[0], aspect=shape[1] / shape[0])
+    T, eta_c, eta_n = state(g, seed=2)
+    rng = np.random.default_rng(4)
+    f = np.zeros(g.corner_shape)
+    f[1:-1, 1:-1] = rng.standard_normal((g.ny - 1, g.nx - 1))
+    gc = GalerkinCorrection(g, RA, *nodes)
+    A = gc.matrix(f, eta_c, eta_n)
+    wy, wx = hat_weights(nodes[0], g.ny + 1), hat_weights(nodes[1], g.nx + 1)
+    psis = [np.outer(a, b) * f for a in wy for b in wx]
+    psis += [np.outer(a, b) for a in wy[1:-1] for b in wx[1:-1]]
+    assert A.shape == (len(psis), len(psis))
+    vel = [gc.velocities(p) for p in psis]
+    diss = lambda u, v: diagnostics.compute(g, T, u, v, eta_c, eta_n)["dissipation"]
+    ref = np.empty_like(A)
+    for k, (uk, vk) in enumerate(vel):
+        for m, (um, vm) in enumerate(vel[: k + 1]):
+            ref[k, m] = ref[m, k] = 0.5 * (diss(uk + um, vk + vm) - diss(uk, vk) - diss(um, vm))
+    assert np.abs(A - ref).max() < 1e-10 * np.abs(ref).max()
+
+
+def test_an_exact_stokes_solution_is_returned_unchanged(solved):
+    g, T, eta_c, eta_n, u, v = solved
+    gc = GalerkinCorrection(g, RA, 5, 17)
+    u2, v2 = gc.correct(T, u, eta_c, eta_n)
+    scale = np.abs(v).max()
+    assert np.abs(u2 - u).max() < 1e-7 * scale and np.abs(v2 - v).max() < 1e-7 * scale
+    n_net = 5 * 17
+    assert np.abs(gc.last_coefficients[:n_net] - 1.0).max() < 1e-6     # c = 1 ...
+    assert np.abs(gc.last_coefficients[n_net:]).max() < 1e-6 * np.abs(u).max()  # hats unused
+
+
+@pytest.mark.parametrize("enrich", [False, True])
+def test_energy_norm_error_never_grows_and_the_balance_holds(solved, enrich):
+    # A corrupted solution: the true flow, too strong by half, plus noise. Its Galerkin
+    # correction is the energy-norm best approximation within a span containing it.
+    g, T, eta_c, eta_n, u, v = solved
+    nu, nv = stream_velocities(g, seed=3)
+    noise = 0.3 * np.abs(v).max() / np.abs(nv).max()
+    ub, vb = 1.5 * u + noise * nu, 1.5 * v + noise * nv
+    gc = GalerkinCorrection(g, RA, 5, 17, enrich=enrich)
+    uc, vc = gc.correct(T, ub, eta_c, eta_n)
+    before = energy_norm(g, T, ub - u, vb - v, eta_c, eta_n)
+    after = energy_norm(g, T, uc - u, vc - v, eta_c, eta_n)
+    assert after < 0.5 * before
+    d = diagnostics.compute(g, T, uc, vc, eta_c, eta_n)
+    assert RA * d["work"] == pytest.approx(d["dissipation"], rel=1e-9)   # a(u,u) = Ra b(u)
+    assert d["div_max"] < 1e-10 * np.abs(vc).max() / g.dx
+    assert np.all(uc[:, [0, -1]] == 0) and np.all(vc[[0, -1]] == 0)    # no flow through walls
+    # the richer span gets at least as close
+    if enrich:
+        plain = GalerkinCorrection(g, RA, 5, 17, enrich=False).correct(T, ub, eta_c, eta_n)
+        assert after <= energy_norm(g, T, plain[0] - u, plain[1] - v, eta_c, eta_n) * (1 + 1e-9)
+
+
+def test_a_horizontally_uniform_temperature_drives_no_flow():
+    # b(T, u) = 0 for every divergence-free u when T = T(y): the correction stops the
+    # spurious flow a network may predict in a conductive state.
+    g = Grid(nx=64, ny=16, aspect=4.0)
+    _, y = g.centres()
+    T = np.broadcast_to(1.0 - y[:, :1] ** 2, g.shape).copy()
+    eta_c = viscosity(T, y, 1e5, 10.0)
+    eta_n = corner_viscosity(eta_c)
+    u, v = stream_velocities(g, seed=1)
+    uc, vc = GalerkinCorrection(g, RA, 9, 33).correct(T, u, eta_c, eta_n)
+    assert np.abs(uc).max() < 1e-12 * np.abs(u).max()
+    assert np.abs(vc).max() < 1e-12 * np.abs(v).max()
+
+
+def test_a_zero_flow_stays_zero(solved):
+    g, T, eta_c, eta_n, u, _ = solved
+    uc, vc = GalerkinCorrection(g, RA, 5, 17, enrich=False).correct(T, 0 * u, eta_c, eta_n)
+    assert not uc.any() and not vc.any()
+
+
+def test_correction_settings_are_checked(tmp_path):
+    from pymantle.simulation import Simulation
+    with pytest.raises(ConfigError, match=r"correction = 'galerkin': applies to solver = "
+                                          r"'surrogate' only"):
+        Simulation(make_config(tmp_path, "stokes.correction='galerkin'"))
+    with pytest.raises(ConfigError, match=r"&stokes correction = .galerkn.*allowed one of none, galerkin"):
+        make_config(tmp_path, "stokes.correction='galerkn'")
+    with pytest.raises(ConfigError, match=r"correction_nodes = 2 is out of range: allowed 0 "):
+        make_config(tmp_path, "stokes.correction_nodes=2")
+    cfg = make_config(tmp_path, "stokes.solver='surrogate'", "stokes.correction='galerkin'",
+                      "stokes.correction_nodes=6", "stokes.model='x.pt'")
+    with pytest.raises(ConfigError, match=r"correction_nodes = 6: allowed 0 \(auto\) or 3\.\.5 "):
+        make_provider(cfg, cfg.grid())
