@@ -167,6 +167,9 @@ def _add_evaluate(sub):
     p.add_argument("--stability", type=int, metavar="STEPS",
                    help="instead: run the surrogate alone for STEPS steps on each simulation "
                         "and compare its late mean T and Nu with the campaign's stored run")
+    p.add_argument("--stability-provider", default="surrogate",
+                   choices=("surrogate", "surrogate-galerkin"),
+                   help="the provider of the --stability runs")
     p.add_argument("--unet", metavar="MODEL[,MODEL...]",
                    help="instead: roll these U-net baselines (pymantle train --network unetN) "
                         "out from each simulation's first snapshot and compare every snapshot "
@@ -358,7 +361,7 @@ def cmd_evaluate(args) -> int:
     if args.stability:
         from .evaluate import stability
         rows = stability(args.campaign, args.model, args.stability, args.split, args.sims,
-                         args.out)
+                         args.out, provider=args.stability_provider)
         n = sum(r["status"] == "stable" for r in rows)
         print(f"RESULT stable={n}/{len(rows)} steps={args.stability}; table: {args.out}/stability.md")
         return 0

@@ -233,8 +233,8 @@ def plot_stability(pairs: list, path: Path):
 
 
 def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
-              out="stability", late=0.2, echo=print) -> list[dict]:
-    """Run the surrogate alone for `steps` steps (no end time) from each chosen simulation's
+              out="stability", late=0.2, echo=print, provider="surrogate") -> list[dict]:
+    """Run the surrogate (or `provider`, "surrogate-galerkin") alone for `steps` steps (no end time) from each chosen simulation's
     hot start, and compare its late mean T and Nu_top (time means over the last `late`
     fraction of the run) with the campaign's stored reference run over its own last `late`
     fraction, and the two at equal times (T_mean_change, Nu_top_change: relative changes of
@@ -250,7 +250,7 @@ def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
     camp = Campaign(Path(campaign_dir), "", 0)
     rows, pairs = [], []
     for spec in specs:
-        cfg = provider_config(_config.defaults(), spec, "surrogate", out, 1e6, steps, model,
+        cfg = provider_config(_config.defaults(), spec, provider, out, 1e6, steps, model,
                               100, 500, preset)
         if not model:
             cfg["stokes"]["model"] = shipped_model(cfg.grid())

@@ -38,11 +38,9 @@ from .grid import Grid
 
 
 def hat_weights(nodes: int, npts: int) -> np.ndarray:
-    """(nodes, npts) piecewise-linear hat functions with nodes equispaced on [0, 1], sampled
-    at npts equispaced points; the columns sum to 1 (one node: the constant 1)."""
+    """(nodes, npts) piecewise-linear hat functions with nodes (>= 2) equispaced on [0, 1],
+    sampled at npts equispaced points; the columns sum to 1."""
     s = np.linspace(0.0, 1.0, npts)
-    if nodes == 1:
-        return np.ones((1, npts))
     c = np.linspace(0.0, 1.0, nodes)
     return np.clip(1.0 - np.abs(s[None, :] - c[:, None]) / (c[1] - c[0]), 0.0, None)
 
@@ -90,7 +88,8 @@ class GalerkinCorrection:
         """psi at the corners (ny+1, nx+1), zero on all four walls. Summing u dy from the
         bottom wall reaches the top wall with the net flux through that column, zero up to
         round-off for a divergence-free u; it is set to exactly zero, so that the span has
-        no flow through the top wall at all."""
+        no flow through the top wall at all. (A velocity that is not divergence-free, a
+        "soft" model's, enters through its u alone.)"""
         ny, nx = self.shape
         psi = np.zeros((ny + 1, nx + 1))
         np.cumsum(u[:-1] * self.grid.dy, axis=0, out=psi[1:-1])

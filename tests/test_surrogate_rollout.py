@@ -115,6 +115,14 @@ def test_stability_runs_the_surrogate_alone_and_compares_late_means(tmp_path, ti
     assert any("reusing" in m for m in said)
     assert [(r["T_mean"], r["Nu_top"], r["steps"]) for r in again] == \
         [(r["T_mean"], r["Nu_top"], r["steps"]) for r in rows]
+    # the Galerkin-corrected surrogate: its own runs, whose every step balances
+    # dissipation against buoyancy work (Ra = 1)
+    gal = stability(camp, str(tiny_model), steps=15, out=tmp_path / "sg", echo=lambda m: None,
+                    provider="surrogate-galerkin")
+    assert all(r["status"] == "stable" and r["steps"] == 15 for r in gal)
+    ds = open_run(next((tmp_path / "sg").glob("*-surrogate-galerkin")) / "run.nc")
+    assert np.allclose(ds["dissipation"][2:], ds["work"][2:], rtol=1e-8, atol=0)
+    ds.close()
 
 
 def test_equal_time_change_of_a_run_against_itself_is_zero_and_sees_a_scaled_copy():
