@@ -156,7 +156,7 @@ def _add_evaluate(sub):
     p.add_argument("--providers", default="direct,skip,surrogate",
                    help="comma list of direct, skip, iterative, lagged, surrogate, "
                         "surrogate-galerkin (the surrogate with &stokes correction = "
-                        "'galerkin')")
+                        "'galerkin'), surrogate-galerkin-memory (and correction_memory)")
     p.add_argument("--split", default="test")
     p.add_argument("--sims", type=_int_list,
                    help="comma list of simulation numbers (instead of --split)")
@@ -168,7 +168,7 @@ def _add_evaluate(sub):
                    help="instead: run the surrogate alone for STEPS steps on each simulation "
                         "and compare its late mean T and Nu with the campaign's stored run")
     p.add_argument("--stability-provider", default="surrogate",
-                   choices=("surrogate", "surrogate-galerkin"),
+                   choices=("surrogate", "surrogate-galerkin", "surrogate-galerkin-memory"),
                    help="the provider of the --stability runs")
     p.add_argument("--unet", metavar="MODEL[,MODEL...]",
                    help="instead: roll these U-net baselines (pymantle train --network unetN) "

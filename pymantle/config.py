@@ -167,6 +167,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                   "hat-function nodes over the box height for the Galerkin "
                                   "correction, aspect * (n - 1) + 1 across; 0: 9, or "
                                   "ny/2 + 1 on grids of fewer than 16 rows"),
+        "correction_memory": Field(bool, False, None, ".true. or .false.",
+                                   "Galerkin correction: the last step's flow, hat-weighted, "
+                                   "joins the span (twice the network's share of functions)"),
     },
     "output": {
         "directory": Field(str, "run", None, "a directory path", "where output goes"),

@@ -27,7 +27,8 @@ import numpy as np
 from . import config as _config
 from .config import ConfigError
 
-PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate", "surrogate-galerkin")
+PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate", "surrogate-galerkin",
+             "surrogate-galerkin-memory")
 
 
 @dataclass
@@ -53,7 +54,8 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     st["solver"], st["every"] = ("direct", skip) if provider == "skip" else (provider, 1)
     if provider.startswith("surrogate"):
         st["solver"], st["model"] = "surrogate", model or ""
-        st["correction"] = "galerkin" if provider == "surrogate-galerkin" else "none"
+        st["correction"] = "galerkin" if "galerkin" in provider else "none"
+        st["correction_memory"] = provider.endswith("-memory")
     o = cfg["output"]
     o["directory"] = str(out / f"{spec.label}-{provider}")
     o["plots"], o["progress"] = False, False

@@ -60,7 +60,7 @@ class GalerkinCorrection:
     """
 
     def __init__(self, grid: Grid, ra: float, nodes_y: int = 9, nodes_x: int = 33,
-                 enrich: bool = True):
+                 enrich: bool = True, memory: bool = False):
         if not grid.uniform:
             raise ValueError("the Galerkin correction needs a uniform grid")
         ny, nx = grid.shape
@@ -81,7 +81,8 @@ class GalerkinCorrection:
         self._hats = (sp.kron(sp.csr_matrix(wy[1:-1].T), sp.csr_matrix(wx[1:-1].T)).tocsr()
                       if self.enrich else None)
         self.nodes = (nodes_y, nodes_x)
-        self.size = self._phi.shape[1] + (self._hats.shape[1] if self.enrich else 0)
+        self.memory = memory
+        self.previous = None        # stream function of the last flow (memory)
         self.last_coefficients = None
 
     def stream_function(self, u: np.ndarray) -> np.ndarray:
@@ -100,30 +101,42 @@ class GalerkinCorrection:
         """(u, v) on the faces from corner values psi."""
         return np.diff(psi, axis=0) / self.grid.dy, -np.diff(psi, axis=1) / self.grid.dx
 
-    def matrix(self, psi, eta_c, eta_n) -> np.ndarray:
-        """A_kl = a(u_k, u_l), the dissipation bilinear form of the span's curls."""
+    def matrix(self, fields, eta_c, eta_n) -> np.ndarray:
+        """A_kl = a(u_k, u_l), the dissipation bilinear form of the span's curls, for the
+        span built from the corner fields `fields` (nf, ny+1, nx+1)."""
         ny, nx = self.shape
-        A = _kernels.galerkin.galerkin_matrix(psi.T, eta_c.T, eta_n.T, self.grid.dx,
-                                              self.grid.dy, *self.nodes, int(self.enrich),
-                                              self.size)
+        k = len(fields) * self._phi.shape[1] + (self._hats.shape[1] if self.enrich else 0)
+        A = _kernels.galerkin.galerkin_matrix(np.transpose(fields, (2, 1, 0)), eta_c.T,
+                                              eta_n.T, self.grid.dx, self.grid.dy,
+                                              *self.nodes, int(self.enrich), k)
         return A / (nx * ny)
 
+    def remember(self, u):
+        """Take u as the last flow (memory: its stream function joins the next span)."""
+        self.previous = self.stream_function(u) if self.memory else None
+
     def correct(self, T, u, eta_c, eta_n):
-        """The corrected (u, v): the energy minimiser over the span built from u."""
+        """The corrected (u, v): the energy minimiser over the span built from u (and, with
+        memory, from the last flow)."""
         ny, nx = self.shape
-        psi = self.stream_function(u)
-        A = self.matrix(psi, eta_c, eta_n)
+        fields = [self.stream_function(u)]
+        if self.previous is not None:
+            fields.append(self.previous)
+        fields = np.array(fields)
+        A = self.matrix(fields, eta_c, eta_n)
         grad = self._work @ (0.5 * (T[:-1] + T[1:])).ravel()     # d work / d psi (corners)
-        r = [self._phi.T @ (psi.ravel() * grad)]
+        r = [self._phi.T @ (f.ravel() * grad) for f in fields]
         if self.enrich:
             r.append(self._hats.T @ grad)
         c = self._solve(A, self.ra * np.concatenate(r) / (nx * ny))
         self.last_coefficients = c
         k = self._phi.shape[1]
-        new = psi.ravel() * (self._phi @ c[:k])
+        new = sum(f.ravel() * (self._phi @ c[b * k:(b + 1) * k]) for b, f in enumerate(fields))
         if self.enrich:
-            new += self._hats @ c[k:]
-        return self.velocities(new.reshape(ny + 1, nx + 1))
+            new += self._hats @ c[len(fields) * k:]
+        u, v = self.velocities(new.reshape(ny + 1, nx + 1))
+        self.remember(u)       # as a restart would rebuild it from u: bit-identical resumes
+        return u, v
 
     @staticmethod
     def _solve(A, r):
@@ -138,8 +151,16 @@ class GalerkinCorrection:
         As = A[np.ix_(keep, keep)] if not keep.all() else A     # no copy in the usual case
         As *= s[:, None]
         As *= s[None, :]
-        try:
-            c[keep] = s * scipy.linalg.cho_solve(scipy.linalg.cho_factor(As), r[keep] * s)
-        except np.linalg.LinAlgError:       # dependent columns: the least-squares solution
-            c[keep] = s * scipy.linalg.lstsq(As, r[keep] * s)[0]
+        # Columns can be (nearly) dependent, e.g. the memory's flow a multiple of the
+        # network's: then a ridge of 1e-10 relative to the unit diagonal (a change of the
+        # minimised energy far below the discretisation error), and least squares only if
+        # even that fails (~20x slower).
+        for ridge in (0.0, 1e-10):
+            try:
+                factor = scipy.linalg.cho_factor(As + ridge * np.eye(len(As)) if ridge else As)
+                c[keep] = s * scipy.linalg.cho_solve(factor, r[keep] * s)
+                return c
+            except np.linalg.LinAlgError:
+                pass
+        c[keep] = s * scipy.linalg.lstsq(As, r[keep] * s)[0]
         return c

@@ -278,12 +278,13 @@ class SurrogateProvider(VelocityProvider):
 class GalerkinCorrectedProvider(VelocityProvider):
     """Another provider's velocities, Galerkin-corrected (galerkin_correction.py)."""
 
-    def __init__(self, inner: VelocityProvider, grid: Grid, ra: float, nodes: int):
+    def __init__(self, inner: VelocityProvider, grid: Grid, ra: float, nodes: int,
+                 memory: bool = False):
         from .galerkin_correction import GalerkinCorrection
         self.inner = inner
         self.name = f"{inner.name}-galerkin"
         nodes_x = int(round(grid.aspect * (nodes - 1))) + 1
-        self.correction = GalerkinCorrection(grid, ra, nodes, nodes_x)
+        self.correction = GalerkinCorrection(grid, ra, nodes, nodes_x, memory=memory)
 
     def prefetch(self, step, T):
         self.inner.prefetch(step, T)
@@ -292,6 +293,10 @@ class GalerkinCorrectedProvider(VelocityProvider):
         u, _, p, its = self.inner.velocities(step, T, eta_c, eta_n)
         u, v = self.correction.correct(T, u, eta_c, eta_n)
         return u, v, p, its
+
+    def restore(self, u, v, p):
+        self.inner.restore(u, v, p)
+        self.correction.remember(u)
 
     def close(self):
         self.inner.close()
@@ -309,11 +314,15 @@ class WarmupProvider(VelocityProvider):
             self.then.prefetch(step, T)
 
     def velocities(self, step, T, eta_c, eta_n):
-        prov = self.warm if step < self.steps else self.then
-        return prov.velocities(step, T, eta_c, eta_n)
+        if step >= self.steps:
+            return self.then.velocities(step, T, eta_c, eta_n)
+        u, v, p, its = self.warm.velocities(step, T, eta_c, eta_n)
+        self.then.restore(u, v, p)          # the last flow, for a provider that keeps it
+        return u, v, p, its
 
     def restore(self, u, v, p):
         self.warm.restore(u, v, p)
+        self.then.restore(u, v, p)
 
     def force_refresh(self):
         self.warm.force_refresh()
@@ -355,7 +364,8 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
                               "is shipped yet: train one with `pymantle train`)")
         surrogate = SurrogateProvider(grid, cfg["physics"], path, st["autocast"])
         if st["correction"] == "galerkin":
-            surrogate = GalerkinCorrectedProvider(surrogate, grid, cfg["physics"]["ra"], nodes)
+            surrogate = GalerkinCorrectedProvider(surrogate, grid, cfg["physics"]["ra"], nodes,
+                                                  st["correction_memory"])
         if st["warmup_steps"] == 0:
             return surrogate
         direct = StokesProvider(grid, cfg["physics"]["ra"], "direct", comm=comm,

@@ -52,12 +52,12 @@ def test_kernel_matrix_is_the_dissipation_form_of_the_span(shape, nodes):
     g = Grid(nx=shape[1], ny=shape[0], aspect=shape[1] / shape[0])
     T, eta_c, eta_n = state(g, seed=2)
     rng = np.random.default_rng(4)
-    f = np.zeros(g.corner_shape)
-    f[1:-1, 1:-1] = rng.standard_normal((g.ny - 1, g.nx - 1))
+    f = np.zeros((2, *g.corner_shape))          # the network's field and a memory field
+    f[:, 1:-1, 1:-1] = rng.standard_normal((2, g.ny - 1, g.nx - 1))
     gc = GalerkinCorrection(g, RA, *nodes)
     A = gc.matrix(f, eta_c, eta_n)
     wy, wx = hat_weights(nodes[0], g.ny + 1), hat_weights(nodes[1], g.nx + 1)
-    psis = [np.outer(a, b) * f for a in wy for b in wx]
+    psis = [np.outer(a, b) * fb for fb in f for a in wy for b in wx]
     psis += [np.outer(a, b) for a in wy[1:-1] for b in wx[1:-1]]
     assert A.shape == (len(psis), len(psis))
     vel = [gc.velocities(p) for p in psis]
@@ -115,6 +115,27 @@ def test_a_horizontally_uniform_temperature_drives_no_flow():
     uc, vc = GalerkinCorrection(g, RA, 9, 33).correct(T, u, eta_c, eta_n)
     assert np.abs(uc).max() < 1e-12 * np.abs(u).max()
     assert np.abs(vc).max() < 1e-12 * np.abs(v).max()
+
+
+def test_memory_keeps_an_exact_solution_and_the_energy_bound(solved):
+    # With the last flow in the span (memory) the exact solution is still a fixed point,
+    # and the correction of a corrupted flow gets at least as close as without memory.
+    g, T, eta_c, eta_n, u, v = solved
+    gc = GalerkinCorrection(g, RA, 5, 17, memory=True)
+    gc.remember(0.5 * u)                        # a weaker copy of the true flow
+    u2, v2 = gc.correct(T, u, eta_c, eta_n)
+    assert np.abs(v2 - v).max() < 1e-7 * np.abs(v).max()
+    nu, nv = stream_velocities(g, seed=7)
+    noise = 0.5 * np.abs(v).max() / np.abs(nv).max()
+    ub, vb = 1.3 * u + noise * nu, 1.3 * v + noise * nv
+    plain = GalerkinCorrection(g, RA, 5, 17).correct(T, ub, eta_c, eta_n)
+    gc.remember(0.8 * u + 0.3 * noise * nu)     # an imperfect last flow
+    rich = gc.correct(T, ub, eta_c, eta_n)
+    err = lambda w: energy_norm(g, T, w[0] - u, w[1] - v, eta_c, eta_n)
+    assert err(rich) <= err(plain) * (1 + 1e-9)
+    assert err(rich) < 0.5 * err(plain)
+    # the memory is the corrected flow's own stream function
+    np.testing.assert_allclose(gc.velocities(gc.previous)[0], rich[0], rtol=0, atol=1e-12 * np.abs(rich[0]).max())
 
 
 def test_a_zero_flow_stays_zero(solved):
