@@ -23,7 +23,9 @@ def _add_run(sub):
     p.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=VALUE",
                    help="override one namelist field, e.g. --set physics.q=3 (repeatable)")
     p.add_argument("--stokes", metavar="SOLVER",
-                   help="velocity provider: direct, lagged, iterative, multigrid, surrogate")
+                   help="velocity provider: direct, lagged, iterative, multigrid, surrogate, "
+                        "galerkin (add --set stokes.correction='galerkin' to correct the "
+                        "surrogate)")
     p.add_argument("--out", metavar="DIR", help="output directory (&output directory)")
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh even if DIR holds a checkpoint")
@@ -156,7 +158,9 @@ def _add_evaluate(sub):
     p.add_argument("--providers", default="direct,skip,surrogate",
                    help="comma list of direct, skip, iterative, lagged, surrogate, "
                         "surrogate-galerkin (the surrogate with &stokes correction = "
-                        "'galerkin'), surrogate-galerkin-memory (and correction_memory)")
+                        "'galerkin' without memory), surrogate-galerkin-memory (with "
+                        "memory), galerkin (the correction with no network: a coarse "
+                        "Galerkin solve, the non-ML baseline)")
     p.add_argument("--split", default="test")
     p.add_argument("--sims", type=_int_list,
                    help="comma list of simulation numbers (instead of --split)")

@@ -51,7 +51,7 @@ def _choice(*opts):
     return lambda x: x in opts
 
 
-SOLVERS = ("direct", "lagged", "iterative", "multigrid", "surrogate")
+SOLVERS = ("direct", "lagged", "iterative", "multigrid", "surrogate", "galerkin")
 INITIAL_KINDS = ("hot", "cold", "linear", "sine", "conductive", "profile", "restart")
 LIMITERS = ("upwind", "minmod", "vanleer", "mc", "superbee")
 HEATING_LAWS = ("constant", "decay", "exponential")
@@ -136,7 +136,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "solver": Field(str, "direct", _choice(*SOLVERS), "one of " + ", ".join(SOLVERS),
                         "velocity provider: direct (MUMPS LU every step), lagged (LU reused "
                         "as Krylov preconditioner), iterative (BiCGStab, under-relaxed), "
-                        "multigrid (Schur fieldsplit + GAMG), surrogate (the CNN)"),
+                        "multigrid (Schur fieldsplit + GAMG), surrogate (the CNN), galerkin "
+                        "(coarse stream-function Galerkin solve with memory, no network: the "
+                        "non-ML baseline of the correction below)"),
         "every": Field(int, 1, _range(1, 10**6), "1..1e6",
                        "solve Stokes every N steps and reuse velocities between "
                        "(momentum skipping; the study's baseline uses 100)"),
@@ -165,11 +167,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "correction_nodes": Field(int, 0, lambda n: n == 0 or 3 <= n <= 10**4,
                                   "0 (auto) or 3..ny/2 + 1",
                                   "hat-function nodes over the box height for the Galerkin "
-                                  "correction, aspect * (n - 1) + 1 across; 0: 9, or "
-                                  "ny/2 + 1 on grids of fewer than 16 rows"),
-        "correction_memory": Field(bool, False, None, ".true. or .false.",
-                                   "Galerkin correction: the last step's flow, hat-weighted, "
-                                   "joins the span (twice the network's share of functions)"),
+                                  "correction and solver = 'galerkin', aspect * (n - 1) + 1 "
+                                  "across; 0: 9, or ny/2 + 1 on grids of fewer than 16 rows"),
+        "correction_memory": Field(bool, True, None, ".true. or .false.",
+                                   "Galerkin correction and solver = 'galerkin': the last "
+                                   "step's flow, hat-weighted, "
+                                   "joins the span (twice the network's share of functions; "
+                                   "more accurate in every laptop test run, docs/results.md)"),
     },
     "output": {
         "directory": Field(str, "run", None, "a directory path", "where output goes"),

@@ -28,7 +28,7 @@ from . import config as _config
 from .config import ConfigError
 
 PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate", "surrogate-galerkin",
-             "surrogate-galerkin-memory")
+             "surrogate-galerkin-memory", "galerkin")
 
 
 @dataclass
@@ -54,8 +54,9 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     st["solver"], st["every"] = ("direct", skip) if provider == "skip" else (provider, 1)
     if provider.startswith("surrogate"):
         st["solver"], st["model"] = "surrogate", model or ""
-        st["correction"] = "galerkin" if "galerkin" in provider else "none"
-        st["correction_memory"] = provider.endswith("-memory")
+        if "galerkin" in provider:       # (the plain surrogate keeps the defaults)
+            st["correction"] = "galerkin"
+            st["correction_memory"] = provider.endswith("-memory")
     o = cfg["output"]
     o["directory"] = str(out / f"{spec.label}-{provider}")
     o["plots"], o["progress"] = False, False

@@ -4,6 +4,7 @@
     skip-N                                    any of those every N steps (momentum skipping)
     surrogate                                 the CNN (pymantle.ml, once a model exists)
     surrogate-galerkin                        the CNN's flow, Galerkin-corrected
+    galerkin                                  the same correction with no network (baseline)
 
 Every provider returns (u, v, p, iterations) on the MAC faces; iterations = -1 marks
 velocities reused without a solve.
@@ -302,6 +303,19 @@ class GalerkinCorrectedProvider(VelocityProvider):
         self.inner.close()
 
 
+class NoFlow(VelocityProvider):
+    """Zero velocities: under the Galerkin correction the span is then the coarse hats (and
+    the memory) alone, a coarse Stokes solve that never sees a network."""
+    name = "no-flow"
+
+    def __init__(self, grid: Grid):
+        import numpy as np
+        self.u, self.v, self.p = (np.zeros(s) for s in (grid.u_shape, grid.v_shape, grid.shape))
+
+    def velocities(self, step, T, eta_c, eta_n):
+        return self.u, self.v, self.p, 0
+
+
 class WarmupProvider(VelocityProvider):
     """The full solver for the first N steps, then another provider (the study: 2)."""
 
@@ -341,18 +355,41 @@ def shipped_model(grid: Grid) -> str:
     return ""
 
 
+def _correction_nodes(st: dict, grid: Grid) -> int:
+    most = grid.ny // 2 + 1                             # two cells between nodes at least
+    nodes = st["correction_nodes"] or min(9, most)
+    if nodes > most:
+        raise ConfigError(f"&stokes correction_nodes = {nodes}: allowed 0 (auto) or "
+                          f"3..{most} (ny/2 + 1) on this grid")
+    return nodes
+
+
+def _warm(cfg: Config, grid: Grid, then: VelocityProvider, comm) -> VelocityProvider:
+    """`then` after the configured direct warm-up steps (the study: 2)."""
+    st = cfg["stokes"]
+    if st["warmup_steps"] == 0:
+        return then
+    direct = StokesProvider(grid, cfg["physics"]["ra"], "direct", comm=comm,
+                            petsc_options=st["petsc_options"])
+    return WarmupProvider(direct, then, st["warmup_steps"])
+
+
 def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
     st = cfg["stokes"]
     method = st["solver"]
+    if method in ("surrogate", "galerkin") and not grid.uniform:
+        raise ConfigError(f"&grid refine_walls = {grid.refine}: the {method} provider supports "
+                          "uniform grids only (refine_walls = 0); use a Stokes solver")
+    if st["correction"] != "none" and method != "surrogate":
+        raise ConfigError(f"&stokes correction = {st['correction']!r}: applies to solver = "
+                          "'surrogate' only (allowed here: 'none')")
+    if method == "galerkin":
+        gal = GalerkinCorrectedProvider(NoFlow(grid), grid, cfg["physics"]["ra"],
+                                        _correction_nodes(st, grid), st["correction_memory"])
+        gal.name = "galerkin"
+        return _warm(cfg, grid, gal, comm)
     if method == "surrogate":
-        if not grid.uniform:
-            raise ConfigError(f"&grid refine_walls = {grid.refine}: the surrogate supports "
-                              "uniform grids only (refine_walls = 0) or a Stokes solver")
-        most = grid.ny // 2 + 1                         # two cells between nodes at least
-        nodes = st["correction_nodes"] or min(9, most)
-        if st["correction"] == "galerkin" and nodes > most:
-            raise ConfigError(f"&stokes correction_nodes = {nodes}: allowed 0 (auto) or "
-                              f"3..{most} (ny/2 + 1) on this grid")
+        nodes = _correction_nodes(st, grid) if st["correction"] == "galerkin" else 0
         path = st["model"] or shipped_model(grid)
         if not path:
             raise ConfigError(f"&stokes model: no model file given and none is shipped for a "
@@ -366,14 +403,7 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
         if st["correction"] == "galerkin":
             surrogate = GalerkinCorrectedProvider(surrogate, grid, cfg["physics"]["ra"], nodes,
                                                   st["correction_memory"])
-        if st["warmup_steps"] == 0:
-            return surrogate
-        direct = StokesProvider(grid, cfg["physics"]["ra"], "direct", comm=comm,
-                                petsc_options=st["petsc_options"])
-        return WarmupProvider(direct, surrogate, st["warmup_steps"])
-    if st["correction"] != "none":
-        raise ConfigError(f"&stokes correction = {st['correction']!r}: applies to solver = "
-                          "'surrogate' only (allowed here: 'none')")
+        return _warm(cfg, grid, surrogate, comm)
     prov: VelocityProvider = StokesProvider(
         grid, cfg["physics"]["ra"], method, comm=comm, rtol=st["rtol"],
         max_lagged_its=st["max_lagged_its"], relaxation=st["relaxation"],

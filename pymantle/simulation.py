@@ -116,7 +116,8 @@ class Simulation:
         self.resume = resume
         self._stop_signal = None
         self.progress_position = None      # set by campaigns: a nested bar that goes away
-        self.clip_temperature = cfg["stokes"]["solver"] == "surrogate"
+        # The approximate providers get the hybrid rollout's T clip (model.md 7)
+        self.clip_temperature = cfg["stokes"]["solver"] in ("surrogate", "galerkin")
         _, self._y = self.grid.centres()
 
     # -- helpers ----------------------------------------------------------------------------

@@ -157,3 +157,29 @@ def test_correction_settings_are_checked(tmp_path):
                       "stokes.correction_nodes=6", "stokes.model='x.pt'")
     with pytest.raises(ConfigError, match=r"correction_nodes = 6: allowed 0 \(auto\) or 3\.\.5 "):
         make_provider(cfg, cfg.grid())
+
+
+def test_galerkin_solver_runs_without_a_network_and_balances_energy(tmp_path):
+    # solver = 'galerkin': 2 direct warm-up steps, then the correction over the coarse
+    # hats and the last flow only. Each of its steps is a Galerkin solution: dissipation =
+    # Ra work to round-off, and its energy never exceeds the direct solution's.
+    from pymantle import open_run
+    from pymantle.simulation import Simulation
+    common = ["time.end_time=1.0", "time.max_steps=12", "physics.ra=1e3", "physics.q=2.0",
+              "physics.gamma=1e4", "physics.beta=3.0"]
+    res = Simulation(make_config(tmp_path / "g", "stokes.solver='galerkin'", *common)).run()
+    ds = open_run(res.directory)
+    its = ds["stokes_iterations"].values
+    assert its[0] >= 1 and its[1] >= 1 and np.all(its[2:] == 0)
+    d, w = ds["dissipation"].values[2:], ds["work"].values[2:]
+    np.testing.assert_allclose(d, 1e3 * w, rtol=1e-8)
+    assert np.all(w > 0) and float(ds["div_max"][2:].max()) < 1e-8
+    # at the last step: below the exact solution's energy for the same T
+    T = ds["T"][-1].values
+    g = Grid.from_preset("ci")
+    _, y = g.centres()
+    eta_c = viscosity(T, y, 1e4, 3.0)
+    exact = StokesSolver(g).solve(eta_c, corner_viscosity(eta_c), face_buoyancy(T, 1e3))
+    d_exact = diagnostics.compute(g, T, exact.u, exact.v, eta_c, corner_viscosity(eta_c))
+    assert 0 < d[-1] <= d_exact["dissipation"] * (1 + 1e-9)
+    ds.close()
