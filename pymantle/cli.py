@@ -172,7 +172,8 @@ def _add_evaluate(sub):
                    help="instead: run the surrogate alone for STEPS steps on each simulation "
                         "and compare its late mean T and Nu with the campaign's stored run")
     p.add_argument("--stability-provider", default="surrogate",
-                   choices=("surrogate", "surrogate-galerkin", "surrogate-galerkin-memory"),
+                   choices=("surrogate", "surrogate-galerkin", "surrogate-galerkin-memory",
+                            "galerkin"),
                    help="the provider of the --stability runs")
     p.add_argument("--unet", metavar="MODEL[,MODEL...]",
                    help="instead: roll these U-net baselines (pymantle train --network unetN) "

@@ -119,7 +119,7 @@ if not args.no_doc:
     with open(doc, "a") as fh:
         fh.write(f"\n<!-- scripts/check_galerkin_span.py {args.campaign} ({stamp}) -->\n\n"
                  f"Snapshot errors on {df.sim.nunique()} test runs, {len(df)} snapshots "
-                 f"({model}):\n\n{table}\n")
+                 f"(model {Path(model).name}):\n\n{table}\n")
 print(f"RESULT snapshots={len(df)} " + " ".join(
     f"median_err_convecting_{v}={groups['convecting (Vrms > 1)'][f'err_{v}'].median():.3g}"
     for v in variants))
