@@ -207,9 +207,9 @@ def _equal_time_change(run, ref, key: str, late: float) -> tuple[float, float]:
     return float(t1), float(a / b - 1.0)
 
 
-def plot_stability(pairs: list, path: Path):
-    """Mean T and Nu_top against time of each surrogate-only run (solid) and its stored
-    reference (dashed): one column per simulation."""
+def plot_stability(pairs: list, path: Path, label: str = "surrogate"):
+    """Mean T and Nu_top against time of each provider-only run (solid, `label`) and its
+    stored reference (dashed): one column per simulation."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -218,7 +218,7 @@ def plot_stability(pairs: list, path: Path):
     for j, (spec, run, ref) in enumerate(pairs):
         for i, key in enumerate(("T_mean", "Nu_top")):
             ax = axes[i, j]
-            ax.plot(run["history_time"], run[key], lw=0.8, label="surrogate")
+            ax.plot(run["history_time"], run[key], lw=0.8, label=label)
             ax.plot(ref["history_time"], ref[key], "k--", lw=0.8, label="reference")
             ax.set_xscale("log")
             if key == "Nu_top":
@@ -294,7 +294,7 @@ def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
             "wall_time"]
     _write_table(rows, keys, out / "stability")
     if pairs:
-        plot_stability(pairs, out / "stability.png")
+        plot_stability(pairs, out / "stability.png", provider)
     for _, ds, ref in pairs:
         ds.close()
         ref.close()
