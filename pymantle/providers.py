@@ -284,8 +284,12 @@ class GalerkinCorrectedProvider(VelocityProvider):
         from .galerkin_correction import GalerkinCorrection
         self.inner = inner
         self.name = f"{inner.name}-galerkin"
-        nodes_x = int(round(grid.aspect * (nodes - 1))) + 1
-        self.correction = GalerkinCorrection(grid, ra, nodes, nodes_x, memory=memory)
+        # Square lattice cells, but two grid cells between nodes at least
+        nodes_x = min(int(round(grid.aspect * (nodes - 1))) + 1, grid.nx // 2 + 1)
+        try:
+            self.correction = GalerkinCorrection(grid, ra, nodes, nodes_x, memory=memory)
+        except ValueError as exc:
+            raise ConfigError(f"&stokes correction_nodes = {nodes}: {exc}") from None
 
     def prefetch(self, step, T):
         self.inner.prefetch(step, T)
