@@ -8,7 +8,8 @@ with the stored velocities:
   net        the correction over the network's flow re-weighted by hats only;
   hats       the correction over coarse hats only: a coarse stream-function Stokes solve
              that never looks at the network (the control: what the network adds);
-  enriched   both together (the `&stokes correction = 'galerkin'` default),
+  enriched   both together (the correction as `correction_memory = .false.` runs it;
+             a snapshot has no last step for the memory),
 each on hat lattices of several sizes. Reports the relative L2 error of (u, v) and the
 ratio dissipation / (Ra work), medians over the convecting (Vrms > 1) and the
 near-conductive snapshots; writes a CSV and a PNG and appends the table to docs/results.md.
