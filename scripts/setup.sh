@@ -35,7 +35,7 @@ if ! python -c "import petsc4py" 2>/dev/null; then
 fi
 # torch==2.13.0 is the CPU wheel; an unpinned torch could pull a multi-GB CUDA build.
 pip install -q torch==2.13.0 mpi4py netCDF4 f90nml pytest xarray matplotlib tqdm scipy \
-  meson-python meson ninja
+  threadpoolctl meson-python meson ninja
 # AVX2 + FMA kernels where this CPU has them (the build is for this machine anyway).
 BUILD_ARGS=()
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null; then
