@@ -182,6 +182,25 @@ def _campaign_field(g):
     return T, cv.meta["physics"][str(sim)]
 
 
+SHIPPED = Path(__file__).resolve().parent.parent / "pymantle" / "models" / "laptop.pt"
+
+
+def _grid_case(gname, tmp):
+    """One grid's test case: the grid, a campaign T and its physics, the viscosities, and
+    the model file (the shipped one at the laptop grid, random float32 weights elsewhere
+    or with --smoke)."""
+    from pymantle.grid import Grid
+    from pymantle.physics import corner_viscosity, viscosity
+    ny, nx = GRIDS[gname]
+    g = Grid(nx=nx, ny=ny, aspect=4.0)
+    _, y = g.centres()
+    T, ph = _campaign_field(g)
+    eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
+    path = SHIPPED if (gname == "laptop" and not args.smoke) else \
+        model_file(tmp, gname, "float32")
+    return g, T, ph, eta_c, corner_viscosity(eta_c), path
+
+
 def _replay_ms(p, n=200):
     """Median device time of one graph replay (no host copies), by CUDA events."""
     if p._graph is None:
@@ -319,21 +338,12 @@ def train():
 @section("precision")
 def precision():
     import os
-    from pymantle.grid import Grid
-    from pymantle.physics import corner_viscosity, viscosity
     from pymantle.providers import SurrogateProvider
     os.environ["PYMANTLE_CUDA_GRAPH"] = "1"
     res = {}
-    shipped = Path(__file__).resolve().parent.parent / "pymantle" / "models" / "laptop.pt"
     with tempfile.TemporaryDirectory() as tmp:
-        for gname, (ny, nx) in GRIDS.items():
-            g = Grid(nx=nx, ny=ny, aspect=4.0)
-            _, y = g.centres()
-            T, ph = _campaign_field(g)
-            eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
-            eta_n = corner_viscosity(eta_c)
-            path = shipped if (gname == "laptop" and not args.smoke) else \
-                model_file(tmp, gname, "float32")
+        for gname in GRIDS:
+            g, T, ph, eta_c, eta_n, path = _grid_case(gname, tmp)
             ref = None
             for ac in ("none", "bfloat16", "float16"):
                 p = SurrogateProvider(g, ph, str(path), ac)
@@ -350,7 +360,7 @@ def precision():
                 res[f"{key}_max_div_rel"] = float(np.abs(div).max()
                                                   / max(np.abs(u).max() / g.dx, 1e-300))
                 print(key, {k: v for k, v in res.items() if k.startswith(key)}, flush=True)
-            res[f"{gname}_model"] = "shipped laptop.pt" if path == shipped else "random weights"
+            res[f"{gname}_model"] = "shipped laptop.pt" if path == SHIPPED else "random weights"
     R["precision"] = res
 
 
@@ -372,23 +382,14 @@ def impl():
     the same network in float64 (shipped laptop model; random weights at the paper grid)."""
     import copy
     import os
-    from pymantle.grid import Grid
     from pymantle.ml.data import input_channels
     from pymantle.ml.layers import set_conv_impl
-    from pymantle.physics import corner_viscosity, viscosity
     from pymantle.providers import SurrogateProvider
     os.environ["PYMANTLE_CUDA_GRAPH"] = "0"
     res = {}
-    shipped = Path(__file__).resolve().parent.parent / "pymantle" / "models" / "laptop.pt"
     with tempfile.TemporaryDirectory() as tmp:
-        for gname, (ny, nx) in GRIDS.items():
-            g = Grid(nx=nx, ny=ny, aspect=4.0)
-            _, y = g.centres()
-            T, ph = _campaign_field(g)
-            eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
-            eta_n = corner_viscosity(eta_c)
-            path = shipped if (gname == "laptop" and not args.smoke) else \
-                model_file(tmp, gname, "float32")
+        for gname in GRIDS:
+            g, T, ph, eta_c, eta_n, path = _grid_case(gname, tmp)
             p = SurrogateProvider(g, ph, str(path))
             x = torch.from_numpy(input_channels(T, eta_c, p.x, p.y, p.params))[None]
             if dev.type == "cuda":
@@ -431,7 +432,7 @@ def impl():
                 print(key, res[key], flush=True)
                 save()
             torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = True, False
-            res[f"{gname}_model"] = "shipped laptop.pt" if path == shipped else "random weights"
+            res[f"{gname}_model"] = "shipped laptop.pt" if path == SHIPPED else "random weights"
             R["impl"] = res
     # training throughput of the two implementations (batch 16, float32, laptop grid)
     ny, nx = GRIDS["laptop"]
