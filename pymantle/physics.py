@@ -34,13 +34,62 @@ def corner_viscosity(eta_c: np.ndarray, mean: str = "geometric") -> np.ndarray:
                with the stiff value on the interface (tests/test_stokes_solcx.py).
     Wall corners take the mean of the cells they touch (free slip never reads them).
     """
+    if mean == "geometric":
+        log_pad = np.empty((eta_c.shape[0] + 2, eta_c.shape[1] + 2))
+        np.log(eta_c, out=log_pad[1:-1, 1:-1])
+        return _geometric_corners(log_pad, np.empty((eta_c.shape[0] + 1, eta_c.shape[1] + 1)))
     pad = np.pad(eta_c, 1, mode="edge")
     quad = (pad[:-1, :-1], pad[1:, :-1], pad[:-1, 1:], pad[1:, 1:])
-    if mean == "geometric":
-        return np.exp(0.25 * sum(np.log(q) for q in quad))
     if mean == "harmonic":
         return 4.0 / sum(1.0 / q for q in quad)
     raise ValueError(f"corner mean {mean!r}: allowed geometric, harmonic")
+
+
+def _geometric_corners(log_pad: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """exp of the mean of the four cells' log viscosity at each corner, into out.
+
+    log_pad (ny+2, nx+2) holds log(eta_c) inside; its one-cell frame is filled here by
+    edge replication (np.pad's "edge" mode), so a wall corner averages the cells it touches.
+    The sum runs in the order of the four quadrants (upper-left, lower-left, upper-right,
+    lower-right), which keeps the result bit-identical to summing four padded logs."""
+    log_pad[1:-1, 0], log_pad[1:-1, -1] = log_pad[1:-1, 1], log_pad[1:-1, -2]
+    log_pad[0], log_pad[-1] = log_pad[1], log_pad[-2]
+    np.add(log_pad[:-1, :-1], log_pad[1:, :-1], out=out)
+    out += log_pad[:-1, 1:]
+    out += log_pad[1:, 1:]
+    out *= 0.25
+    return np.exp(out, out=out)
+
+
+class ViscosityField:
+    """Eq. 2 at the cell centres and the (geometric-mean) corners of one grid, written
+    into buffers that are reused at every call: the time loop's viscosity.
+
+    Why buffers: at 126x504 a fresh 0.5 MB array per temporary is handed back to the
+    kernel when freed and page-faulted in again at the next step, which cost 2.7 ms per
+    step against 0.3 ms for the arithmetic itself (measured, docs/benchmarks.md). The
+    values are bit-identical to `viscosity` followed by `corner_viscosity`. The returned
+    arrays are overwritten by the next call: copy them to keep them."""
+
+    def __init__(self, y: np.ndarray, gamma: float, beta: float, eta_min: float = 0.0,
+                 eta_max: float = 0.0):
+        self.neg_log_gamma = -np.log(gamma)
+        self.depth_term = np.log(beta) * (1.0 - y)          # the same for every T
+        self.limits = ((eta_min if eta_min > 0 else None, eta_max if eta_max > 0 else None)
+                       if eta_min > 0.0 or eta_max > 0.0 else None)
+        ny, nx = np.shape(self.depth_term)
+        self.eta_c = np.empty((ny, nx))
+        self.eta_n = np.empty((ny + 1, nx + 1))
+        self._log_pad = np.empty((ny + 2, nx + 2))
+
+    def __call__(self, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        eta = np.multiply(T, self.neg_log_gamma, out=self.eta_c)
+        eta += self.depth_term
+        np.exp(eta, out=eta)
+        if self.limits is not None:
+            np.clip(eta, *self.limits, out=eta)
+        np.log(eta, out=self._log_pad[1:-1, 1:-1])
+        return eta, _geometric_corners(self._log_pad, self.eta_n)
 
 
 def effective_rayleigh(ra: float, gamma: float, beta: float) -> float:

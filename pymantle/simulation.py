@@ -22,7 +22,8 @@ from .energy import EnergySolver
 from .initial import initial_temperature
 from .output import (CHECKPOINT_FILE, PART_SUFFIX, RUN_FILE, create_run_file, namelist_text,
                      read_checkpoint, write_checkpoint, write_history, write_snapshot)
-from .physics import corner_viscosity, heating_rate, viscosity
+from .allocator import keep_freed_memory
+from .physics import ViscosityField, heating_rate
 from .providers import VelocityProvider, make_provider
 
 T_FLOOR, T_CEIL = -1.0, 5.0          # the study's solver met T up to 1.35
@@ -118,14 +119,11 @@ class Simulation:
         self.progress_position = None      # set by campaigns: a nested bar that goes away
         # The approximate providers get the hybrid rollout's T clip (model.md 7)
         self.clip_temperature = cfg["stokes"]["solver"] in ("surrogate", "galerkin")
-        _, self._y = self.grid.centres()
+        ph = cfg["physics"]
+        self.viscosity = ViscosityField(self.grid.centres()[1], ph["gamma"], ph["beta"],
+                                        ph["eta_min"], ph["eta_max"])
 
     # -- helpers ----------------------------------------------------------------------------
-    def viscosity(self, T):
-        ph = self.cfg["physics"]
-        eta_c = viscosity(T, self._y, ph["gamma"], ph["beta"], ph["eta_min"], ph["eta_max"])
-        return eta_c, corner_viscosity(eta_c)
-
     def _heating(self, t):
         ph = self.cfg["physics"]
         return heating_rate(t, ph["q"], ph["heating"], ph["decay_rate"])
@@ -148,6 +146,7 @@ class Simulation:
     # -- main loop --------------------------------------------------------------------------
     def run(self) -> RunResult:
         cfg, grid = self.cfg, self.grid
+        keep_freed_memory()            # no page faults for the per-step temporaries
         tm, out = cfg["time"], cfg["output"]
         root = self.rank == 0
         if root:
@@ -223,7 +222,7 @@ class Simulation:
                     self._checkpoint(ckpt, ds, T, u, v, p, n, t, hist, n_snap)
                     self.provider.force_refresh()
                 self.provider.prefetch(n, T)      # a GPU network runs while the host
-                eta_c, eta_n = self.viscosity(T)  # builds the viscosity
+                eta_c, eta_n = self.viscosity(T)  # builds the viscosity (reused buffers)
                 u, v, p, its = self.provider.velocities(n, T, eta_c, eta_n)
                 d = compute(grid, T, u, v, eta_c, eta_n)
                 finished = (t >= tm["end_time"] * (1 - 1e-12) or n >= tm["max_steps"])

@@ -51,6 +51,10 @@ ap.add_argument("--sections", default="forward,provider,step,bicgstab,train")
 ap.add_argument("--smoke", action="store_true", help="tiny sizes, any device: checks the script")
 ap.add_argument("--epochs", type=int, default=12, help="parallel section: epochs per model")
 ap.add_argument("--variants", help="impl section: only these variants (names joined by _)")
+ap.add_argument("--kernels", help="step section: a scripts/build_ctypes_kernels.sh build, "
+                "used where the f2py kernels do not import")
+ap.add_argument("--workers", default="ablate,unet",
+                help="parallel section: which trainings (ablate, unet or both)")
 ap.add_argument("--worker", help=argparse.SUPPRESS)     # ablate:NAME or unet:NAME (internal)
 args = ap.parse_args()
 out = Path(args.out)
@@ -228,8 +232,9 @@ def _kernels_per_forward(p, T, eta_c, eta_n, tag):
         p.velocities(0, T, eta_c, eta_n)
         sync()
     kind = torch.autograd.DeviceType.CUDA if cuda else torch.autograd.DeviceType.CPU
-    (out / f"profile_{tag}.txt").write_text(prof.key_averages().table(
-        sort_by="cuda_time_total" if cuda else "cpu_time_total", row_limit=25))
+    with open(out / "profiles.txt", "a") as fh:
+        fh.write(f"== {tag}\n" + prof.key_averages().table(
+            sort_by="cuda_time_total" if cuda else "cpu_time_total", row_limit=25) + "\n")
     return sum(e.device_type == kind for e in prof.events())
 
 
@@ -369,7 +374,8 @@ IMPL_VARIANTS = [("banks", True, True, False), ("banks", False, False, False),
                  ("stacked", True, False, False), ("stacked", False, False, False),
                  ("patched", False, False, False), ("auto", False, False, False),
                  ("auto", True, False, False), ("auto", False, False, False, "streams"),
-                 ("stacked", False, False, False, "streams")]
+                 ("stacked", False, False, False, "streams"),
+                 ("auto-nocache", False, False, False, "streams")]   # stacks rebuilt per call
 if args.variants:
     IMPL_VARIANTS = [v for v in IMPL_VARIANTS if "_".join(map(str, v)) in args.variants.split(",")]
 
@@ -383,7 +389,7 @@ def impl():
     import copy
     import os
     from pymantle.ml.data import input_channels
-    from pymantle.ml.layers import set_conv_impl
+    from pymantle.ml.layers import BoundaryConv2d, set_conv_impl
     from pymantle.providers import SurrogateProvider
     os.environ["PYMANTLE_CUDA_GRAPH"] = "0"
     res = {}
@@ -414,7 +420,8 @@ def impl():
                 p.model.level_streams = bool(streams)
                 torch.backends.cudnn.allow_tf32 = tf32
                 torch.backends.cudnn.benchmark = bench
-                set_conv_impl(p.model, conv)
+                BoundaryConv2d.cache_stacks = not conv.endswith("-nocache")
+                set_conv_impl(p.model, conv.removesuffix("-nocache"))
                 p.channels_last = cl
                 p.model.to(memory_format=torch.channels_last if cl else torch.contiguous_format)
                 p._graph = None
@@ -432,6 +439,7 @@ def impl():
                 print(key, res[key], flush=True)
                 save()
             torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = True, False
+            BoundaryConv2d.cache_stacks = True
             res[f"{gname}_model"] = "shipped laptop.pt" if path == SHIPPED else "random weights"
             R["impl"] = res
     # training throughput of the two implementations (batch 16, float32, laptop grid)
@@ -448,29 +456,37 @@ def impl():
 
 @section("step")
 def step():
-    """The hybrid time step at the paper grid as the time loop runs it: (prefetch,)
-    viscosity, the surrogate provider (float32, CUDA graph), time step, energy step, T clip,
-    diagnostics; with and without the prefetch that overlaps the forward pass with the host
-    viscosity. Uses the Fortran kernels when this machine could build them (f2py, see
-    gpu_train_check.sh); otherwise the NumPy energy step (slower than the kernel, so the
-    step time is an upper bound) and no diagnostics (timed on the CPU machine instead)."""
+    """The hybrid time step at the paper grid as the time loop runs it, on this machine's
+    host and GPU: (prefetch,) viscosity (the loop's reused buffers), the surrogate provider
+    (float32, CUDA graph), diagnostics, time step, copy of the last good T, energy step,
+    T clip and the blow-up checks; with and without the prefetch that overlaps the forward
+    pass with the host's viscosity. The Fortran kernels come from the f2py module if it
+    imports, else from --kernels (scripts/build_ctypes_kernels.sh: the same Fortran as a
+    plain library, for a machine without gfortran), else the NumPy energy step stands in
+    (slower than the kernel: an upper bound) and no diagnostics run."""
     import os
     from pymantle.grid import Grid
-    from pymantle.physics import corner_viscosity, viscosity
-    from pymantle.providers import SurrogateProvider
     os.environ["PYMANTLE_CUDA_GRAPH"] = "1"
     res = {}
     ny, nx = GRIDS["paper"]
     g = Grid(nx=nx, ny=ny, aspect=4.0)
-    _, y = g.centres()
     T0, ph = _campaign_field(g)
     try:
+        try:
+            from pymantle import _kernels  # noqa: F401
+            res["kernels"] = "Fortran (f2py)"
+        except ImportError:
+            if not (args.kernels and Path(args.kernels, "libpymantle_kernels.so").is_file()):
+                raise
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            import kernels_ctypes
+            kernels_ctypes.install(args.kernels)
+            res["kernels"] = f"Fortran (ctypes, {args.kernels})"
         from pymantle import diagnostics
         from pymantle.energy import EnergySolver
         en = EnergySolver(g)
         time_step, energy_step = en.time_step, (lambda T, u, v, dt: en.step(T, u, v, ph["q"], dt))
         diag = diagnostics.compute
-        res["kernels"] = "Fortran"
     except ImportError as exc:
         from pymantle import energy_numpy as E
         res["kernels"] = f"NumPy energy step, no diagnostics ({exc})"
@@ -481,37 +497,47 @@ def step():
         def energy_step(T, u, v, dt):
             T[...] = E.step_ssprk2(T, u, v, ph["q"], g.dx, g.dy, dt)
         diag = None
+    print("kernels:", res["kernels"], flush=True)
+    from pymantle.allocator import keep_freed_memory
+    from pymantle.physics import ViscosityField
+    from pymantle.providers import SurrogateProvider
+    res["keep_freed_memory"] = keep_freed_memory()          # as Simulation.run does
+    viscosity = ViscosityField(g.centres()[1], ph["gamma"], ph["beta"])
     with tempfile.TemporaryDirectory() as tmp:
         p = SurrogateProvider(g, ph, str(model_file(tmp, "paper", "float32")))
         res["graph"] = p._graph is not None
         res["conv_impl"] = p.conv_impl
-        eta_c = viscosity(T0, y, ph["gamma"], ph["beta"])
-        res["provider_ms"], _ = per_call_ms(p, T0, eta_c, None, 200, 5)
-        n, finals = 200, {}
+        eta_c, eta_n = viscosity(T0)
+        res["provider_ms"], _ = per_call_ms(p, T0, eta_c, eta_n, 200, 5)
+        n, finals = 300, {}
         for overlap in (False, True):
             T = T0.copy()
-            parts = {"prefetch": 0.0, "viscosity": 0.0, "provider": 0.0, "energy": 0.0,
-                     "diagnostics": 0.0}
+            parts = {"prefetch": 0.0, "viscosity": 0.0, "provider": 0.0, "diagnostics": 0.0,
+                     "energy": 0.0}
             for k in range(n + 5):
                 t = [time.perf_counter()]
                 if overlap:
                     p.prefetch(k, T)
                 t.append(time.perf_counter())
-                eta_c = viscosity(T, y, ph["gamma"], ph["beta"])
-                eta_n = corner_viscosity(eta_c)
+                eta_c, eta_n = viscosity(T)
                 t.append(time.perf_counter())
                 u, v, _, _ = p.velocities(k, T, eta_c, eta_n)
-                t.append(time.perf_counter())
-                dt = time_step(u, v)
-                energy_step(T, u, v, dt)
-                np.clip(T, 0.0, 2.0, out=T)
                 t.append(time.perf_counter())
                 if diag is not None:
                     diag(g, T, u, v, eta_c, eta_n)     # every step, as the loop does
                 t.append(time.perf_counter())
+                dt = time_step(u, v)
+                T_good = T.copy()                      # the loop's last good state
+                energy_step(T, u, v, dt)
+                np.clip(T, 0.0, 2.0, out=T)
+                if not (np.isfinite(T).all() and np.isfinite(u).all() and np.isfinite(v).all()) \
+                        or T.min() < -1.0 or T.max() > 5.0:
+                    raise RuntimeError(f"blow-up at step {k}")
+                t.append(time.perf_counter())
                 if k >= 5:
                     for key, a, b in zip(parts, t[:-1], t[1:]):
                         parts[key] += (b - a) / n * 1e3
+            del T_good
             tag = "overlap" if overlap else "serial"
             res[tag] = {f"{k}_ms": val for k, val in parts.items()}
             res[tag]["step_ms"] = sum(parts.values())
@@ -568,6 +594,7 @@ def compile_():
 def _workers():
     from pymantle.ml.ablation import VARIANTS
     names = [f"ablate:{v}" for v in VARIANTS] + [f"unet:unet{k}" for k in (1, 2, 3, 4)]
+    names = [n for n in names if n.split(":")[0] in args.workers.split(",")]
     return names[:1] + names[-1:] if args.smoke else names
 
 

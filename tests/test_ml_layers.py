@@ -248,3 +248,28 @@ def test_group_norm_by_reduction_equals_torch_group_norm():
     w, b = torch.randn(16, dtype=F64), torch.randn(16, dtype=F64)
     torch.testing.assert_close(group_norm_by_reduction(x, 4, w, b),
                                F.group_norm(x, 4, w, b), rtol=1e-12, atol=1e-12)
+
+
+def test_boundary_conv_stack_cache_follows_parameter_changes():
+    """Without autograd the stacked banks are cached; an in-place update of the weights (an
+    optimiser step, load_state_dict) or a dtype change must rebuild them, so the cached
+    result always equals the nine-bank function of the current parameters."""
+    torch.manual_seed(4)
+    conv = BoundaryConv2d(3, 4, 5).to(torch.float32)
+    x = torch.randn(1, 3, 16, 40)
+    for impl in ("stacked", "patched"):
+        conv.impl = impl
+        with torch.no_grad():
+            first = conv(x)
+            assert torch.equal(conv(x), first)              # served from the cache
+            conv.banks["top"].weight.add_(0.5)              # in place: version changes
+            conv.impl = "banks"
+            ref = conv(x)
+            conv.impl = impl
+            torch.testing.assert_close(conv(x), ref, rtol=1e-5, atol=1e-5)
+            assert not torch.allclose(ref, first)
+        conv64 = conv.to(F64)
+        with torch.no_grad():
+            out = conv64(x.double())
+        assert out.dtype == F64
+        conv.to(torch.float32)
