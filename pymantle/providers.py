@@ -104,7 +104,7 @@ class SurrogateProvider(VelocityProvider):
         import torch
         from .ml.checkpoint import ModelFileError, load_model_file
         from .ml.data import InputNormalisation
-        from .ml.layers import set_conv_impl
+        from .ml.layers import set_conv_impl, set_strip_streams
         from .ml.models import StokesSurrogate, SurrogateConfig
         from .ml.scaling import VelocityScaling
         try:
@@ -132,6 +132,7 @@ class SurrogateProvider(VelocityProvider):
         except ValueError as exc:
             raise ConfigError(f"environment PYMANTLE_CONV_IMPL: {exc}") from None
         self.model.level_streams = cuda and os.environ.get("PYMANTLE_LEVEL_STREAMS") != "0"
+        set_strip_streams(self.model, cuda and os.environ.get("PYMANTLE_STRIP_STREAMS") != "0")
         if cuda:
             # No TF32 convolutions (torch's default on NVIDIA GPUs; the switch is
             # process-wide): their 10-bit mantissa puts 1-8 % errors into the velocities,
@@ -153,11 +154,17 @@ class SurrogateProvider(VelocityProvider):
         self.p = np.zeros(grid.shape)
         nu, nv = int(np.prod(grid.u_shape)), int(np.prod(grid.v_shape))
         # The buffers the kernels read: u and v are views of one float64 block; on a GPU it
-        # is pinned host memory, filled by one device-to-host copy per step.
-        self._host = torch.zeros(nu + nv, dtype=torch.float64, pin_memory=cuda)
-        flat = self._host.numpy()
-        self.u, self.v = flat[:nu].reshape(grid.u_shape), flat[nu:].reshape(grid.v_shape)
-        self._u_t, self._v_t = self._host[:nu].view(grid.u_shape), self._host[nu:].view(grid.v_shape)
+        # is pinned host memory, filled by one device-to-host copy per step. A GPU gets two
+        # blocks used in turn, so that the next step's download (prefetched while the host
+        # still takes this step's diagnostics) never lands in the u, v being read.
+        self._blocks = [torch.zeros(nu + nv, dtype=torch.float64, pin_memory=cuda)
+                        for _ in range(2 if cuda else 1)]
+        self._views = [(b.numpy()[:nu].reshape(grid.u_shape), b.numpy()[nu:].reshape(grid.v_shape))
+                       for b in self._blocks]
+        self._slot = 0                                  # the block of the latest velocities
+        self.u, self.v = self._views[0]
+        self._u_t, self._v_t = (self._blocks[0][:nu].view(grid.u_shape),
+                                self._blocks[0][nu:].view(grid.v_shape))
         self._graph = None
         # Mixed precision (GPU only; on the CPU the model's dtype is used as is)
         self.autocast = getattr(torch, autocast) if cuda and autocast != "none" else None
@@ -236,7 +243,8 @@ class SurrogateProvider(VelocityProvider):
             self._graph = None
 
     def _launch(self, T):
-        """Queue upload, forward pass and download on the GPU; returns at once."""
+        """Queue upload, forward pass and download on the GPU; returns at once. The
+        download goes to the block not handed out last (see __init__)."""
         import torch
         self._T_host.numpy()[...] = T                   # pinned staging, then one upload
         self._T_dev.copy_(self._T_host, non_blocking=True)
@@ -246,13 +254,14 @@ class SurrogateProvider(VelocityProvider):
                 out = self._out_dev
             else:
                 out = self._device_forward()
-        self._host.copy_(out, non_blocking=True)        # one download into the pinned block
+        self._slot = 1 - self._slot
+        self._blocks[self._slot].copy_(out, non_blocking=True)   # one download
         self._done.record()
 
     def prefetch(self, step, T):
-        # Safe: the loop no longer reads the previous step's u, v (the kernels' buffers,
-        # which the download overwrites) once it asks for the next step's.
-        if self.device.type == "cuda":
+        # Idempotent per step: the loop asks at the end of a step for the next one and
+        # again at the top of that step, with the same T.
+        if self.device.type == "cuda" and self._pending != step:
             self._launch(T)
             self._pending = step
 
@@ -264,6 +273,7 @@ class SurrogateProvider(VelocityProvider):
                 self._launch(T)
             self._pending = None
             self._done.synchronize()                    # the download has landed
+            self.u, self.v = self._views[self._slot]
             return self.u, self.v, self.p, 0
         x = torch.from_numpy(input_channels(T, eta_c, self.x, self.y, self.params))
         x = x[None].to(self.device, self.dtype)

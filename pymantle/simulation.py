@@ -1,5 +1,10 @@
 """The time loop: viscosity -> velocity provider -> diagnostics/output -> energy step.
 
+A step's diagnostics are taken after its energy step, once the provider has been asked for
+the next step's velocities (`prefetch`), so that a GPU network computes them while the host
+does the diagnostics and the next viscosity; steps whose stopping tests need the
+diagnostics take them first. Either way they describe the state at the start of the step.
+
 Restarts are exact: a checkpoint is written at the start of every checkpoint_every-th step
 (before its Stokes solve), and the velocity provider refreshes its factorisation at exactly
 those steps, so a run resumed from a checkpoint repeats the uninterrupted run bit for bit.
@@ -224,8 +229,12 @@ class Simulation:
                 self.provider.prefetch(n, T)      # a GPU network runs while the host
                 eta_c, eta_n = self.viscosity(T)  # builds the viscosity (reused buffers)
                 u, v, p, its = self.provider.velocities(n, T, eta_c, eta_n)
-                d = compute(grid, T, u, v, eta_c, eta_n)
                 finished = (t >= tm["end_time"] * (1 - 1e-12) or n >= tm["max_steps"])
+                steady_test = n % STEADY_WINDOW == 0 and (tm["steady_tol"] > 0
+                                                          or tm["stat_window"] > 0)
+                # The diagnostics wait until the next step's velocities are under way
+                # (below), unless this step's stopping tests need them now.
+                d = compute(grid, T, u, v, eta_c, eta_n) if finished or steady_test else None
                 if tm["steady_tol"] > 0 and n % STEADY_WINDOW == 0:
                     if steady_ref is not None and t > steady_ref[0]:
                         rate = max(abs(d[k] - steady_ref[1][k]) / max(abs(d[k]), 1e-300)
@@ -241,11 +250,8 @@ class Simulation:
                         write_snapshot(ds, n_snap, n, t, T, u, v, p, eta_c)
                     n_snap += 1
                 dt = 0.0 if finished else min(self.energy.time_step(u, v), tm["end_time"] - t)
-                d.update(heating=self._heating(t), dt=dt, stokes_iterations=its)
-                hist["step"].append(n)
-                hist["time"].append(t)
-                for k in HISTORY_FIELDS:
-                    hist[k].append(d[k])
+                if d is not None:
+                    self._record(hist, d, n, t, dt, its)
                 if finished:
                     break
                 source = self._source(t, dt, T, u, v, eta_c, eta_n)
@@ -253,8 +259,16 @@ class Simulation:
                 self.energy.step(T, u, v, source, dt)
                 if self.clip_temperature:      # the hybrid rollout (model.md 7): T in [0, 2]
                     np.clip(T, 0.0, 2.0, out=T)
-                if not (np.isfinite(T).all() and np.isfinite(u).all() and np.isfinite(v).all()) \
-                        or T.min() < T_FLOOR or T.max() > T_CEIL:
+                bad = not (np.isfinite(T).all() and np.isfinite(u).all()
+                           and np.isfinite(v).all()) or T.min() < T_FLOOR or T.max() > T_CEIL
+                if d is None:
+                    if not bad:
+                        # A GPU provider starts on step n+1 now; its velocities go to another
+                        # buffer, so u, v, eta and T_good are still this step's.
+                        self.provider.prefetch(n + 1, T)
+                    d = self._record(hist, compute(grid, T_good, u, v, eta_c, eta_n),
+                                     n, t, dt, its)
+                if bad:
                     self._checkpoint(ckpt, ds, T_good, u, v, p, n, t, hist, n_snap)
                     raise BlowUp(f"step {n}, t = {t:.6g}: temperature left [{T_FLOOR}, "
                                  f"{T_CEIL}] or a field is not finite (T min "
@@ -299,6 +313,15 @@ class Simulation:
             from .plots import plot_run
             plot_run(run_file, self.outdir)
         return res
+
+    def _record(self, hist, d, n, t, dt, its):
+        """Append the diagnostics d of step n (at time t, step length dt) to the history."""
+        d.update(heating=self._heating(t), dt=dt, stokes_iterations=its)
+        hist["step"].append(n)
+        hist["time"].append(t)
+        for k in HISTORY_FIELDS:
+            hist[k].append(d[k])
+        return d
 
     def _checkpoint(self, ckpt, ds, T, u, v, p, n, t, hist, n_snap):
         if ds is None:

@@ -375,7 +375,8 @@ IMPL_VARIANTS = [("banks", True, True, False), ("banks", False, False, False),
                  ("patched", False, False, False), ("auto", False, False, False),
                  ("auto", True, False, False), ("auto", False, False, False, "streams"),
                  ("stacked", False, False, False, "streams"),
-                 ("auto-nocache", False, False, False, "streams")]   # stacks rebuilt per call
+                 ("auto-nocache", False, False, False, "streams"),   # stacks rebuilt per call
+                 ("auto", False, False, False, "streams", "strips")]
 if args.variants:
     IMPL_VARIANTS = [v for v in IMPL_VARIANTS if "_".join(map(str, v)) in args.variants.split(",")]
 
@@ -389,7 +390,7 @@ def impl():
     import copy
     import os
     from pymantle.ml.data import input_channels
-    from pymantle.ml.layers import BoundaryConv2d, set_conv_impl
+    from pymantle.ml.layers import BoundaryConv2d, set_conv_impl, set_strip_streams
     from pymantle.providers import SurrogateProvider
     os.environ["PYMANTLE_CUDA_GRAPH"] = "0"
     res = {}
@@ -416,8 +417,9 @@ def impl():
             for conv, tf32, cl, bench, *streams in IMPL_VARIANTS:
                 key = (f"{gname}_{conv}_{'tf32' if tf32 else 'fp32'}"
                        f"{'_cl' if cl else ''}{'_bench' if bench else ''}"
-                       f"{'_streams' if streams else ''}")
-                p.model.level_streams = bool(streams)
+                       + "".join(f"_{m}" for m in streams))
+                p.model.level_streams = "streams" in streams
+                set_strip_streams(p.model, "strips" in streams)
                 torch.backends.cudnn.allow_tf32 = tf32
                 torch.backends.cudnn.benchmark = bench
                 BoundaryConv2d.cache_stacks = not conv.endswith("-nocache")
@@ -452,6 +454,49 @@ def impl():
         res[f"train_laptop_{tag}_samples_per_s"] = train_rate(m, ny, nx, torch.float32, 10)
     print({k: x for k, x in res.items() if k.startswith("train")}, flush=True)
     R["impl"] = res
+
+
+def _step_loop(p, mode, T0, viscosity, diag, time_step, energy_step, g, n=300):
+    """n hybrid steps from T0 (after 5 untimed ones), ordered as in Simulation.run:
+    serial: viscosity, velocities, diagnostics, energy step; overlap: prefetch(k) first, so
+    the forward pass runs during the viscosity; pipelined (the loop's order): also
+    prefetch(k+1) right after the energy step, before step k's diagnostics. Returns the
+    mean ms per part and step, and the final T. Parts: prefetch; viscosity; wait (the
+    velocities() call); work (diagnostics unless pipelined, time step, copy of T, energy
+    step, clip, blow-up checks); after (pipelined: the next prefetch and the diagnostics)."""
+    T = T0.copy()
+    parts = dict.fromkeys(("prefetch", "viscosity", "wait", "work", "after"), 0.0)
+    for k in range(n + 5):
+        t = [time.perf_counter()]
+        if mode != "serial":
+            p.prefetch(k, T)                   # a no-op when already prefetched
+        t.append(time.perf_counter())
+        eta_c, eta_n = viscosity(T)
+        t.append(time.perf_counter())
+        u, v, _, _ = p.velocities(k, T, eta_c, eta_n)
+        t.append(time.perf_counter())
+        if mode != "pipelined" and diag is not None:
+            diag(g, T, u, v, eta_c, eta_n)
+        dt = time_step(u, v)
+        T_good = T.copy()                      # the loop's last good state
+        energy_step(T, u, v, dt)
+        np.clip(T, 0.0, 2.0, out=T)
+        if not (np.isfinite(T).all() and np.isfinite(u).all() and np.isfinite(v).all()) \
+                or T.min() < -1.0 or T.max() > 5.0:
+            raise RuntimeError(f"blow-up at step {k}")
+        t.append(time.perf_counter())
+        if mode == "pipelined":
+            p.prefetch(k + 1, T)
+            if diag is not None:
+                diag(g, T_good, u, v, eta_c, eta_n)
+        t.append(time.perf_counter())
+        if k >= 5:
+            for key, a, b in zip(parts, t[:-1], t[1:]):
+                parts[key] += (b - a) / n * 1e3
+    out = {f"{k}_ms": val for k, val in parts.items()}
+    out["step_ms"] = sum(parts.values())
+    out["T_range"] = [float(T.min()), float(T.max())]
+    return out, T
 
 
 @section("step")
@@ -503,49 +548,36 @@ def step():
     from pymantle.providers import SurrogateProvider
     res["keep_freed_memory"] = keep_freed_memory()          # as Simulation.run does
     viscosity = ViscosityField(g.centres()[1], ph["gamma"], ph["beta"])
+    finals = {}
     with tempfile.TemporaryDirectory() as tmp:
-        p = SurrogateProvider(g, ph, str(model_file(tmp, "paper", "float32")))
-        res["graph"] = p._graph is not None
-        res["conv_impl"] = p.conv_impl
-        eta_c, eta_n = viscosity(T0)
-        res["provider_ms"], _ = per_call_ms(p, T0, eta_c, eta_n, 200, 5)
-        n, finals = 300, {}
-        for overlap in (False, True):
-            T = T0.copy()
-            parts = {"prefetch": 0.0, "viscosity": 0.0, "provider": 0.0, "diagnostics": 0.0,
-                     "energy": 0.0}
-            for k in range(n + 5):
-                t = [time.perf_counter()]
-                if overlap:
-                    p.prefetch(k, T)
-                t.append(time.perf_counter())
-                eta_c, eta_n = viscosity(T)
-                t.append(time.perf_counter())
-                u, v, _, _ = p.velocities(k, T, eta_c, eta_n)
-                t.append(time.perf_counter())
-                if diag is not None:
-                    diag(g, T, u, v, eta_c, eta_n)     # every step, as the loop does
-                t.append(time.perf_counter())
-                dt = time_step(u, v)
-                T_good = T.copy()                      # the loop's last good state
-                energy_step(T, u, v, dt)
-                np.clip(T, 0.0, 2.0, out=T)
-                if not (np.isfinite(T).all() and np.isfinite(u).all() and np.isfinite(v).all()) \
-                        or T.min() < -1.0 or T.max() > 5.0:
-                    raise RuntimeError(f"blow-up at step {k}")
-                t.append(time.perf_counter())
-                if k >= 5:
-                    for key, a, b in zip(parts, t[:-1], t[1:]):
-                        parts[key] += (b - a) / n * 1e3
-            del T_good
-            tag = "overlap" if overlap else "serial"
-            res[tag] = {f"{k}_ms": val for k, val in parts.items()}
-            res[tag]["step_ms"] = sum(parts.values())
-            res[tag]["T_range"] = [float(T.min()), float(T.max())]
-            finals[tag] = T
-            print(tag, res[tag], flush=True)
-        # The prefetch must not change the trajectory, only the time it takes.
-        res["overlap_equals_serial"] = bool(np.array_equal(finals["serial"], finals["overlap"]))
+        path = str(model_file(tmp, "paper", "float32"))
+        for strips in ("0", "1"):
+            os.environ["PYMANTLE_STRIP_STREAMS"] = strips
+            p = SurrogateProvider(g, ph, path)
+            sfx = "_strips" if strips == "1" else ""
+            res["graph" + sfx] = p._graph is not None
+            res["conv_impl"] = p.conv_impl
+            eta_c, eta_n = viscosity(T0)
+            res["provider_ms" + sfx], _ = per_call_ms(p, T0, eta_c, eta_n, 200, 5)
+            if p._graph is not None:             # the host's cost of launching the graph
+                ts = []
+                for _ in range(50):
+                    t0 = time.perf_counter()
+                    p._graph.replay()
+                    ts.append(time.perf_counter() - t0)
+                    torch.cuda.synchronize()
+                res["graph_launch_ms" + sfx] = float(np.median(ts)) * 1e3
+                res["graph_replay_ms" + sfx] = _replay_ms(p)
+            for mode in ("serial", "overlap", "pipelined"):
+                tag = mode + sfx
+                res[tag], finals[tag] = _step_loop(p, mode, T0, viscosity, diag, time_step,
+                                                   energy_step, g)
+                print(tag, res[tag], flush=True)
+                save()
+            p.close()
+    # Neither the prefetch nor the strip streams may change the trajectory.
+    ref = finals["serial"]
+    res["all_modes_equal_serial"] = {k: bool(np.array_equal(ref, T)) for k, T in finals.items()}
     R["step"] = res
 
 

@@ -111,9 +111,17 @@ def test_loop_prefetches_each_step_with_the_temperature_it_then_solves_for(tmp_p
     cfg = make_config(tmp_path, "time.max_steps=7", "output.checkpoint_every=3")
     rec = Recorder(cfg.grid())
     Simulation(cfg, provider=rec).run()
-    kinds = [c[0] for c in rec.calls]
-    assert kinds == ["prefetch", "velocities"] * 8          # steps 0..7
-    for (_, n_pre, T_pre), (_, n_vel, T_vel) in zip(rec.calls[::2], rec.calls[1::2]):
-        assert n_pre == n_vel
-        np.testing.assert_array_equal(T_pre, T_vel)
-    assert [c[1] for c in rec.calls[::2]] == list(range(8))
+    vel = {n: T for kind, n, T in rec.calls if kind == "velocities"}
+    assert [c[1] for c in rec.calls if c[0] == "velocities"] == list(range(8))   # steps 0..7
+    for i, (kind, n, T) in enumerate(rec.calls):
+        if kind == "prefetch":                  # asked for step n with step n's own T ...
+            np.testing.assert_array_equal(T, vel[n])
+            # ... and only after step n-1's velocities were handed over
+            assert ("velocities", n - 1) in [c[:2] for c in rec.calls[:i]] or n == 0
+        else:                                   # every step was prefetched before it ran
+            assert ("prefetch", n) in [c[:2] for c in rec.calls[:i]]
+    # with no steady-state test due, every step after the first was prefetched early: at
+    # the end of the step before it, ahead of that step's diagnostics
+    early = [c[1] for i, c in enumerate(rec.calls)
+             if c[0] == "prefetch" and i > 0 and rec.calls[i - 1][0] == "velocities"]
+    assert early == list(range(1, 8))

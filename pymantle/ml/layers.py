@@ -31,6 +31,19 @@ _BANKS = (("top_left", "top", "top_right"),
           ("bottom_left", "bottom", "bottom_right"))
 
 
+_STREAMS: dict = {}     # (device, role) -> CUDA stream, made on first use (see cuda_stream)
+
+
+def cuda_stream(device, role: str):
+    """One side CUDA stream per device and role ("levels": the model's coarse levels;
+    "strips": BoundaryConv2d's edge strips). Made at the first forward pass, which the
+    provider runs before it captures a CUDA graph, so none is created during capture."""
+    key = (device, role)
+    if key not in _STREAMS:
+        _STREAMS[key] = torch.cuda.Stream(device)
+    return _STREAMS[key]
+
+
 def _bands(n: int, p: int):
     """Split n output positions into (start, stop) bands: first edge, middle, last edge.
 
@@ -104,6 +117,9 @@ class BoundaryConv2d(nn.Module):
     patch_min_cells = 8192
     #: Keep the stacked banks between calls without autograd (see `_stack`).
     cache_stacks = True
+    #: On a GPU, "patched" computes the four edge strips on a side stream while the
+    #: interior bank runs on the current one (off on the coarse levels' own side stream).
+    strip_streams = False
 
     def _bank(self, name, window):
         conv = self.banks[name]
@@ -186,14 +202,37 @@ class BoundaryConv2d(nn.Module):
         H, W = x.shape[-2:]
         p = self.pad
         xp = F.pad(x, (p, p, p, p))          # one padded copy; every window is a view of it
-        y = F.conv2d(xp, *self._stack(["interior"]))
-        top = F.conv2d(xp[..., :3 * p, :], *self._stack(_BANKS[0]))
-        bottom = F.conv2d(xp[..., H - p:, :], *self._stack(_BANKS[2]))
-        y[..., :p, :] = self._pick(top, (0,) * p, W)
-        y[..., H - p:, :] = self._pick(bottom, (2,) * p, W)
-        y[..., p:H - p, :p] = F.conv2d(xp[..., p:H + p, :3 * p], *self._stack(["left"]))
-        y[..., p:H - p, W - p:] = F.conv2d(xp[..., p:H + p, W - p:], *self._stack(["right"]))
+        side = None
+        if self.strip_streams and x.is_cuda:
+            main = torch.cuda.current_stream(x.device)
+            if main != cuda_stream(x.device, "levels"):
+                side = cuda_stream(x.device, "strips")
+        if side is None:
+            y = F.conv2d(xp, *self._stack(["interior"]))
+            strips = self._strips(xp, H, W)
+        else:
+            # Fork and join, as the model's level streams do (graph-capturable; memory
+            # freed on either stream is reused only after the other has caught up).
+            side.wait_stream(main)
+            with torch.cuda.stream(side):
+                strips = self._strips(xp, H, W)
+            y = F.conv2d(xp, *self._stack(["interior"]))
+            main.wait_stream(side)
+        top, bottom, left, right = strips
+        y[..., :p, :] = top
+        y[..., H - p:, :] = bottom
+        y[..., p:H - p, :p] = left
+        y[..., p:H - p, W - p:] = right
         return y
+
+    def _strips(self, xp, H: int, W: int):
+        """The top, bottom, left and right edge outputs from the padded input xp."""
+        p = self.pad
+        top = self._pick(F.conv2d(xp[..., :3 * p, :], *self._stack(_BANKS[0])), (0,) * p, W)
+        bottom = self._pick(F.conv2d(xp[..., H - p:, :], *self._stack(_BANKS[2])), (2,) * p, W)
+        left = F.conv2d(xp[..., p:H + p, :3 * p], *self._stack(["left"]))
+        right = F.conv2d(xp[..., p:H + p, W - p:], *self._stack(["right"]))
+        return top, bottom, left, right
 
     def extra_repr(self):
         return (f"{self.in_ch}, {self.out_ch}, kernel_size={self.kernel_size}, "
@@ -252,6 +291,13 @@ def set_conv_impl(model: nn.Module, impl: str) -> None:
     for m in model.modules():
         if isinstance(m, BoundaryConv2d):
             m.impl = impl
+
+
+def set_strip_streams(model: nn.Module, on: bool) -> None:
+    """Turn the edge strips' side stream (GPU, "patched") on or off for the whole model."""
+    for m in model.modules():
+        if isinstance(m, BoundaryConv2d):
+            m.strip_streams = bool(on)
 
 
 def stream_to_mac_velocity(a, dx: float, dy: float):

@@ -32,11 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (GroupNorm, centres_to_faces, colocated_curl, make_conv,
+from .layers import (GroupNorm, centres_to_faces, colocated_curl, cuda_stream, make_conv,
                      stream_to_mac_velocity)
 
 OUTPUTS = ("stream_mac", "stream_colocated", "soft")
-_SIDE_STREAMS: dict = {}     # one second CUDA stream per device (see level_streams)
 
 
 @dataclass
@@ -130,9 +129,7 @@ class StokesSurrogate(nn.Module):
             # current one (so it may reuse memory freed there), and the current stream
             # waits for it before the concatenation. The pattern is CUDA-graph capturable.
             main = torch.cuda.current_stream(x.device)
-            if x.device not in _SIDE_STREAMS:
-                _SIDE_STREAMS[x.device] = torch.cuda.Stream(x.device)
-            side = _SIDE_STREAMS[x.device]
+            side = cuda_stream(x.device, "levels")
             side.wait_stream(main)
             with torch.cuda.stream(side):
                 coarse = self._coarse_levels(e, ny, nx)
