@@ -259,13 +259,15 @@ class Simulation:
                 self.energy.step(T, u, v, source, dt)
                 if self.clip_temperature:      # the hybrid rollout (model.md 7): T in [0, 2]
                     np.clip(T, 0.0, 2.0, out=T)
+                if d is None:
+                    # A GPU provider starts on step n+1 now (before the checks below, which
+                    # it need not wait for: a blow-up stops the loop all the same); its
+                    # velocities go to another buffer, so u, v, eta and T_good stay this
+                    # step's for the diagnostics.
+                    self.provider.prefetch(n + 1, T)
                 bad = not (np.isfinite(T).all() and np.isfinite(u).all()
                            and np.isfinite(v).all()) or T.min() < T_FLOOR or T.max() > T_CEIL
                 if d is None:
-                    if not bad:
-                        # A GPU provider starts on step n+1 now; its velocities go to another
-                        # buffer, so u, v, eta and T_good are still this step's.
-                        self.provider.prefetch(n + 1, T)
                     d = self._record(hist, compute(grid, T_good, u, v, eta_c, eta_n),
                                      n, t, dt, its)
                 if bad:

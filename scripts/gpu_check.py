@@ -463,7 +463,8 @@ def _step_loop(p, mode, T0, viscosity, diag, time_step, energy_step, g, n=300):
     prefetch(k+1) right after the energy step, before step k's diagnostics. Returns the
     mean ms per part and step, and the final T. Parts: prefetch; viscosity; wait (the
     velocities() call); work (diagnostics unless pipelined, time step, copy of T, energy
-    step, clip, blow-up checks); after (pipelined: the next prefetch and the diagnostics)."""
+    step, clip); after (the blow-up checks; pipelined: first the next prefetch, then the
+    checks and the diagnostics)."""
     T = T0.copy()
     parts = dict.fromkeys(("prefetch", "viscosity", "wait", "work", "after"), 0.0)
     for k in range(n + 5):
@@ -481,14 +482,14 @@ def _step_loop(p, mode, T0, viscosity, diag, time_step, energy_step, g, n=300):
         T_good = T.copy()                      # the loop's last good state
         energy_step(T, u, v, dt)
         np.clip(T, 0.0, 2.0, out=T)
-        if not (np.isfinite(T).all() and np.isfinite(u).all() and np.isfinite(v).all()) \
-                or T.min() < -1.0 or T.max() > 5.0:
-            raise RuntimeError(f"blow-up at step {k}")
         t.append(time.perf_counter())
         if mode == "pipelined":
             p.prefetch(k + 1, T)
-            if diag is not None:
-                diag(g, T_good, u, v, eta_c, eta_n)
+        if not (np.isfinite(T).all() and np.isfinite(u).all() and np.isfinite(v).all()) \
+                or T.min() < -1.0 or T.max() > 5.0:
+            raise RuntimeError(f"blow-up at step {k}")
+        if mode == "pipelined" and diag is not None:
+            diag(g, T_good, u, v, eta_c, eta_n)
         t.append(time.perf_counter())
         if k >= 5:
             for key, a, b in zip(parts, t[:-1], t[1:]):
