@@ -273,3 +273,40 @@ def test_boundary_conv_stack_cache_follows_parameter_changes():
             out = conv64(x.double())
         assert out.dtype == F64
         conv.to(torch.float32)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("shape,size", [((2, 3, 63, 252), (126, 504)), ((1, 4, 8, 32), (126, 504)),
+                                        ((1, 2, 5, 7), (12, 30)), ((1, 1, 1, 1), (4, 4))])
+def test_upsample_bicubic_equals_torch_interpolate(shape, size, channels_last):
+    """The CPU's matrix form of the coarse levels' bicubic upsampling is torch's bicubic
+    interpolation (align_corners=False, borders clamped), values and gradients."""
+    from pymantle.ml.layers import upsample_bicubic
+    torch.manual_seed(5)
+    z = torch.randn(*shape, dtype=F64)
+    if channels_last:
+        z = z.contiguous(memory_format=torch.channels_last)
+    z.requires_grad_(True)
+    ref = F.interpolate(z, size=size, mode="bicubic", align_corners=False)
+    out = upsample_bicubic(z, size)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    g_ref, = torch.autograd.grad((ref * ref.detach()).sum(), z)
+    g, = torch.autograd.grad((out * ref.detach()).sum(), z)
+    torch.testing.assert_close(g, g_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_caches_made_in_inference_mode_serve_training():
+    """Index and interpolation tensors cached during an inference_mode forward pass (the
+    provider's) must still work in a later training step (inference tensors cannot be
+    saved for backward)."""
+    from pymantle.ml.layers import set_conv_impl
+    torch.manual_seed(6)
+    m = StokesSurrogate(SurrogateConfig(width=8, levels=3, layers_per_level=1, groups=2,
+                                        dtype=torch.float32))
+    set_conv_impl(m, "stacked")
+    x = torch.randn(1, 7, 13, 50)
+    with torch.inference_mode():
+        m(x)
+    u, v = m(x)
+    (u.square().mean() + v.square().mean()).backward()
+    assert all(p.grad is not None for p in m.parameters())

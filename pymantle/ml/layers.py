@@ -152,10 +152,12 @@ class BoundaryConv2d(nn.Module):
         key = (rows, W, str(device))
         cache = self.__dict__.setdefault("_regions", {})
         if key not in cache:
-            cols = torch.cat([torch.full((b - a,), i)
-                              for i, (a, b) in enumerate(_bands(W, self.pad))])
-            idx = (torch.tensor(rows)[:, None] - min(rows)) * 3 + cols[None, :]
-            cache[key] = idx.reshape(1, 1, 1, -1).to(device)
+            # a normal tensor even inside inference_mode: training may reuse it later
+            with torch.inference_mode(False):
+                cols = torch.cat([torch.full((b - a,), i)
+                                  for i, (a, b) in enumerate(_bands(W, self.pad))])
+                idx = (torch.tensor(rows)[:, None] - min(rows)) * 3 + cols[None, :]
+                cache[key] = idx.reshape(1, 1, 1, -1).to(device)
         return cache[key]
 
     def _stack(self, names):
@@ -298,6 +300,46 @@ def set_strip_streams(model: nn.Module, on: bool) -> None:
     for m in model.modules():
         if isinstance(m, BoundaryConv2d):
             m.strip_streams = bool(on)
+
+
+def _bicubic_matrix(n_in: int, n_out: int, dtype, device) -> torch.Tensor:
+    """(n_out, n_in): torch's 1D bicubic interpolation (align_corners=False) as a matrix,
+    built by interpolating the unit vectors, so weights and border clamping are torch's."""
+    eye = torch.eye(n_in, dtype=torch.float64).reshape(1, n_in, 1, n_in)
+    cols = F.interpolate(eye, size=(1, n_out), mode="bicubic", align_corners=False)
+    return cols.reshape(n_in, n_out).t().contiguous().to(dtype=dtype, device=device)
+
+
+_BICUBIC: dict = {}
+
+
+def upsample_bicubic(z, size):
+    """F.interpolate(z, size, mode="bicubic", align_corners=False), the same function (to
+    rounding; gradients too).
+
+    On the CPU it runs as two small matrix products, Ay @ z @ Ax^T: torch's CPU bicubic
+    kernel takes ~5 ms per call at 126x504 x 16 channels whatever the input size, 15 % of
+    the surrogate's forward pass (profile in docs/benchmarks.md); the products take a
+    fraction of that. A GPU keeps torch's kernel (13 us a call)."""
+    if z.is_cuda:
+        return F.interpolate(z, size=size, mode="bicubic", align_corners=False)
+    (h, w), (H, W) = z.shape[-2:], tuple(size)
+    mats = []
+    for n_in, n_out in ((h, H), (w, W)):
+        key = (n_in, n_out, z.dtype, z.device)
+        if key not in _BICUBIC:
+            with torch.inference_mode(False):       # reusable by training too
+                _BICUBIC[key] = _bicubic_matrix(n_in, n_out, z.dtype, z.device)
+        mats.append(_BICUBIC[key])
+    ay, ax = mats
+    if z.dim() == 4 and not z.is_contiguous() and z.is_contiguous(
+            memory_format=torch.channels_last):
+        # (B, h, w, C) in memory: x first, then y over whole rows; the result keeps the
+        # channels-last layout the rest of the CPU network runs in
+        B, C = z.shape[:2]
+        t = torch.matmul(ax, z.permute(0, 2, 3, 1))                  # (B, h, W, C)
+        return torch.matmul(ay, t.reshape(B, h, W * C)).reshape(B, H, W, C).permute(0, 3, 1, 2)
+    return torch.matmul(torch.matmul(ay, z), ax.t())
 
 
 def stream_to_mac_velocity(a, dx: float, dy: float):

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import (GroupNorm, centres_to_faces, colocated_curl, cuda_stream, make_conv,
-                     stream_to_mac_velocity)
+                     stream_to_mac_velocity, upsample_bicubic)
 
 OUTPUTS = ("stream_mac", "stream_colocated", "soft")
 
@@ -114,8 +114,7 @@ class StokesSurrogate(nn.Module):
         outs, z = [], e
         for block in self.levels[1:]:
             z = F.avg_pool2d(z, 2, ceil_mode=True)
-            outs.append(F.interpolate(block(z), size=(ny, nx), mode="bicubic",
-                                      align_corners=False))
+            outs.append(upsample_bicubic(block(z), (ny, nx)))
         return outs
 
     def features(self, x):
