@@ -18,6 +18,9 @@ the Fortran kernels are needed. Sections, each timed and each allowed to fail al
   impl      the provider's forward pass computed several ways (nine-bank vs stacked learned
             padding, TF32 on/off, channels_last, cudnn.benchmark): ms per call and per graph
             replay, kernels per forward, velocity error against float64; training samples/s
+  step      the hybrid step at the paper grid on this machine's host and GPU, serial,
+            overlapped and pipelined (the loop's order), with and without strip streams;
+            the Fortran kernels through ctypes (--kernels) where f2py's do not import
   compile   torch.compile of the provider's network at the paper grid, inside the CUDA graph
   parallel  the ablation variants (pymantle.ml.ablation) and the four U-net baselines, each
             trained by the Trainer in its own process at once on the one GPU (the laptop
@@ -505,8 +508,8 @@ def step():
     """The hybrid time step at the paper grid as the time loop runs it, on this machine's
     host and GPU: (prefetch,) viscosity (the loop's reused buffers), the surrogate provider
     (float32, CUDA graph), diagnostics, time step, copy of the last good T, energy step,
-    T clip and the blow-up checks; with and without the prefetch that overlaps the forward
-    pass with the host's viscosity. The Fortran kernels come from the f2py module if it
+    T clip and the blow-up checks; in the three orders of `_step_loop`, with and without
+    the strip streams. The Fortran kernels come from the f2py module if it
     imports, else from --kernels (scripts/build_ctypes_kernels.sh: the same Fortran as a
     plain library, for a machine without gfortran), else the NumPy energy step stands in
     (slower than the kernel: an upper bound) and no diagnostics run."""
