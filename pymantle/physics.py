@@ -65,11 +65,12 @@ class ViscosityField:
     """Eq. 2 at the cell centres and the (geometric-mean) corners of one grid, written
     into buffers that are reused at every call: the time loop's viscosity.
 
-    Why buffers: at 126x504 a fresh 0.5 MB array per temporary is handed back to the
-    kernel when freed and page-faulted in again at the next step, which cost 2.7 ms per
-    step against 0.3 ms for the arithmetic itself (measured, docs/benchmarks.md). The
-    values are bit-identical to `viscosity` followed by `corner_viscosity`. The returned
-    arrays are overwritten by the next call: copy them to keep them."""
+    Why buffers: at 126x504 `viscosity` + `corner_viscosity` take 1.6 ms a call, because
+    each fresh 0.5 MB temporary is handed back to the kernel when freed and page-faulted in
+    again at the next call; these buffers take 0.31 ms (0.35 ms for the functions where
+    glibc keeps freed memory, allocator.py; measured in session 7). The values are
+    bit-identical to `viscosity` followed by `corner_viscosity`. The returned arrays are
+    overwritten by the next call: copy them to keep them."""
 
     def __init__(self, y: np.ndarray, gamma: float, beta: float, eta_min: float = 0.0,
                  eta_max: float = 0.0):

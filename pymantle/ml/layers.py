@@ -318,9 +318,9 @@ def upsample_bicubic(z, size):
     rounding; gradients too).
 
     On the CPU it runs as two small matrix products, Ay @ z @ Ax^T: torch's CPU bicubic
-    kernel takes ~5 ms per call at 126x504 x 16 channels whatever the input size, 15 % of
-    the surrogate's forward pass (profile in docs/benchmarks.md); the products take a
-    fraction of that. A GPU keeps torch's kernel (13 us a call)."""
+    kernel takes ~5 ms per call at 126x504 x 16 channels whatever the input size, 18 of
+    the 137 ms of the surrogate's forward pass (docs/results.md, "Cost"); the products
+    take a fraction of that. A GPU keeps torch's kernel (13 us a call)."""
     if z.is_cuda:
         return F.interpolate(z, size=size, mode="bicubic", align_corners=False)
     (h, w), (H, W) = z.shape[-2:], tuple(size)
