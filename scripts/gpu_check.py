@@ -58,6 +58,8 @@ ap.add_argument("--kernels", help="step section: a scripts/build_ctypes_kernels.
                 "used where the f2py kernels do not import")
 ap.add_argument("--workers", default="ablate,unet",
                 help="parallel section: which trainings (ablate, unet or both)")
+ap.add_argument("--ablate-variants", help="parallel section: only these ablation variants "
+                "(comma-separated names of pymantle.ml.ablation.VARIANTS)")
 ap.add_argument("--worker", help=argparse.SUPPRESS)     # ablate:NAME or unet:NAME (internal)
 args = ap.parse_args()
 out = Path(args.out)
@@ -629,7 +631,9 @@ def compile_():
 
 def _workers():
     from pymantle.ml.ablation import VARIANTS
-    names = [f"ablate:{v}" for v in VARIANTS] + [f"unet:unet{k}" for k in (1, 2, 3, 4)]
+    chosen = args.ablate_variants.split(",") if args.ablate_variants else list(VARIANTS)
+    names = [f"ablate:{v}" for v in VARIANTS if v in chosen] + \
+        [f"unet:unet{k}" for k in (1, 2, 3, 4)]
     names = [n for n in names if n.split(":")[0] in args.workers.split(",")]
     return names[:1] + names[-1:] if args.smoke else names
 
