@@ -3,6 +3,8 @@
 # throughput, the surrogate provider per step, a GPU BiCGStab on the paper-grid Stokes
 # matrix, and the laptop and study training recipes on the laptop campaign's pack).
 # Prepare on the CPU machine:  python scripts/gpu_export.py CAMPAIGN   (writes .gpu/)
+# and, for the step section's Fortran kernels there:  bash scripts/build_ctypes_kernels.sh .gpuk
+# (then pass --kernels .gpuk)
 # Run on the GPU machine, from the repository root (fits in 10 minutes on one H100):
 #   bash scripts/gpu_train_check.sh [--train-budget SECONDS]
 # Python there needs torch with CUDA, numpy, scipy, matplotlib, tqdm and f90nml; wheels
@@ -25,7 +27,7 @@ if command -v gfortran > /dev/null && [ ! -e pymantle/_kernels.so ]; then
         horizontal_profile divergence dissipation buoyancy_work : > "$OLDPWD/$OUT/kernels_build.log" 2>&1 \
         && cp _kernels*.so "$OLDPWD/pymantle/") || echo "kernel build failed (see $OUT/kernels_build.log)"
 else
-    echo "no gfortran here: the step section times the provider alone"
+    echo "no gfortran here: the step section uses --kernels DIR (scripts/build_ctypes_kernels.sh) if given, else the NumPy energy step"
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 PYTHONUNBUFFERED=1 python3 scripts/gpu_check.py --out "$OUT" "$@" 2>&1 | tee "$OUT/gpu_check.log"
