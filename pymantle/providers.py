@@ -154,17 +154,18 @@ class SurrogateProvider(VelocityProvider):
         self.p = np.zeros(grid.shape)
         nu, nv = int(np.prod(grid.u_shape)), int(np.prod(grid.v_shape))
         # The buffers the kernels read: u and v are views of one float64 block; on a GPU it
-        # is pinned host memory, filled by one device-to-host copy per step. A GPU gets two
-        # blocks used in turn, so that the next step's download (prefetched while the host
-        # still takes this step's diagnostics) never lands in the u, v being read.
+        # is pinned host memory, filled by one device-to-host copy per step. Two blocks are
+        # used in turn, so that the next step's velocities (prefetched while the loop still
+        # takes this step's diagnostics) never land in the u, v being read. The CPU runs
+        # the same protocol, computing at once, so the tests exercise it.
         self._blocks = [torch.zeros(nu + nv, dtype=torch.float64, pin_memory=cuda)
-                        for _ in range(2 if cuda else 1)]
+                        for _ in range(2)]
         self._views = [(b.numpy()[:nu].reshape(grid.u_shape), b.numpy()[nu:].reshape(grid.v_shape))
                        for b in self._blocks]
+        self._tviews = [(b[:nu].view(grid.u_shape), b[nu:].view(grid.v_shape))
+                        for b in self._blocks]
         self._slot = 0                                  # the block of the latest velocities
         self.u, self.v = self._views[0]
-        self._u_t, self._v_t = (self._blocks[0][:nu].view(grid.u_shape),
-                                self._blocks[0][nu:].view(grid.v_shape))
         self._graph = None
         # Mixed precision (GPU only; on the CPU the model's dtype is used as is)
         self.autocast = getattr(torch, autocast) if cuda and autocast != "none" else None
@@ -258,31 +259,45 @@ class SurrogateProvider(VelocityProvider):
         self._blocks[self._slot].copy_(out, non_blocking=True)   # one download
         self._done.record()
 
-    def prefetch(self, step, T):
-        # Idempotent per step: the loop asks at the end of a step for the next one and
-        # again at the top of that step, with the same T.
-        if self.device.type == "cuda" and self._pending != step:
-            self._launch(T)
-            self._pending = step
-
-    def velocities(self, step, T, eta_c, eta_n):
+    def _forward_cpu(self, T, eta_c):
+        """The network on the host, into the block not handed out last."""
         import torch
         from .ml.data import input_channels
-        if self.device.type == "cuda":                  # eta_c is rebuilt on the device
-            if self._pending != step:
-                self._launch(T)
-            self._pending = None
-            self._done.synchronize()                    # the download has landed
-            self.u, self.v = self._views[self._slot]
-            return self.u, self.v, self.p, 0
         x = torch.from_numpy(input_channels(T, eta_c, self.x, self.y, self.params))
         x = x[None].to(self.device, self.dtype)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        self._slot = 1 - self._slot
+        u_t, v_t = self._tviews[self._slot]
         with torch.inference_mode():
             u, v = self.model(x)
-            self._u_t.copy_(u[0, 0].mul_(self.scale))
-            self._v_t.copy_(v[0, 0].mul_(self.scale))
+            u_t.copy_(u[0, 0].mul_(self.scale))
+            v_t.copy_(v[0, 0].mul_(self.scale))
+
+    def prefetch(self, step, T):
+        # Idempotent per step: the loop asks at the end of a step for the next one and
+        # again at the top of that step, with the same T.
+        if self._pending == step:
+            return
+        if self.device.type == "cuda":
+            self._launch(T)
+        else:                        # at once, with the loop's viscosity law (bit-identical)
+            from .physics import viscosity
+            ph = self.physics
+            self._forward_cpu(T, viscosity(T, self.y, ph["gamma"], ph["beta"],
+                                           ph.get("eta_min", 0.0), ph.get("eta_max", 0.0)))
+        self._pending = step
+
+    def velocities(self, step, T, eta_c, eta_n):
+        if self._pending != step:                       # not prefetched
+            if self.device.type == "cuda":              # eta_c is rebuilt on the device
+                self._launch(T)
+            else:
+                self._forward_cpu(T, eta_c)
+        self._pending = None
+        if self.device.type == "cuda":
+            self._done.synchronize()                    # the download has landed
+        self.u, self.v = self._views[self._slot]
         return self.u, self.v, self.p, 0
 
 
