@@ -46,6 +46,7 @@ if args.png:
     for ax, key in zip(axes, ("Vrms", "Nu_top", "mean T")):
         ax.set_xlabel("time")
         ax.set_ylabel(key)
+    axes[1].set_yscale("log")            # a hot start begins at Nu in the hundreds
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(args.png, dpi=110)
