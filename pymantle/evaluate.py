@@ -237,10 +237,11 @@ def plot_stability(pairs: list, path: Path, label: str = "surrogate"):
 
 def stability(campaign_dir, model=None, steps=10_000, split="test", sims=None,
               out="stability", late=0.2, echo=print, provider="surrogate") -> list[dict]:
-    """Run the surrogate (or `provider`, "surrogate-galerkin") alone for `steps` steps (no end time) from each chosen simulation's
-    hot start, and compare its late mean T and Nu_top (time means over the last `late`
-    fraction of the run) with the campaign's stored reference run over its own last `late`
-    fraction, and the two at equal times (T_mean_change, Nu_top_change: relative changes of
+    """Run the surrogate (or another `provider`, e.g. "surrogate-galerkin") alone for
+    `steps` steps (no end time) from each chosen simulation's hot start, and compare its
+    late mean T and Nu_top (time means over the last `late` fraction of the run) with the
+    campaign's stored reference run over its own last `late` fraction, and the two at
+    equal times (T_mean_change, Nu_top_change: relative changes of
     the means over the last `late` fraction of the shorter run). Writes stability.csv,
     stability.md and stability.png; returns the rows."""
     from .campaign import Campaign

@@ -230,6 +230,8 @@ class Simulation:
                 eta_c, eta_n = self.viscosity(T)  # builds the viscosity (reused buffers)
                 u, v, p, its = self.provider.velocities(n, T, eta_c, eta_n)
                 finished = (t >= tm["end_time"] * (1 - 1e-12) or n >= tm["max_steps"])
+                # Either steady-state test may end the run at this step, which then needs
+                # its diagnostics now (the plain test also compares them)
                 steady_test = n % STEADY_WINDOW == 0 and (tm["steady_tol"] > 0
                                                           or tm["stat_window"] > 0)
                 # The diagnostics wait until the next step's velocities are under way

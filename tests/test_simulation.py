@@ -125,3 +125,21 @@ def test_loop_prefetches_each_step_with_the_temperature_it_then_solves_for(tmp_p
     early = [c[1] for i, c in enumerate(rec.calls)
              if c[0] == "prefetch" and i > 0 and rec.calls[i - 1][0] == "velocities"]
     assert early == list(range(1, 8))
+
+
+@pytest.mark.parametrize("stop,status", [
+    (["grid.aspect=1.0", "grid.ny=12", "physics.ra=2e4", "physics.q=3.0", "physics.gamma=1.0",
+      "physics.beta=1.0", "initial.kind='sine'", "initial.amplitude=0.05",
+      "time.steady_tol=1e-3"], "steady"),
+    (["time.stat_window=0.002", "time.stat_tol=0.5"], "statistically steady")])
+def test_a_run_stopped_by_a_steady_state_test_records_its_last_step(tmp_path, stop, status):
+    """The diagnostics of most steps are taken late (after the next step's velocities are
+    asked for); a step at which a steady-state test may end the run must take them at once,
+    or its history entry would be lost."""
+    cfg = make_config(tmp_path, *stop, "time.max_steps=5000", "time.end_time=5.0")
+    res = Simulation(cfg).run()
+    assert res.status == status and res.steps < 5000
+    ds = open_run(res.directory)
+    assert int(ds["step"].values[-1]) == res.steps
+    assert ds.sizes["step"] == res.steps + 1
+    ds.close()
