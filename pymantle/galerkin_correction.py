@@ -24,10 +24,13 @@ K x K system A c = r with A_kl = a(u_k, u_l) and r_k = Ra b(T, u_k), and therefo
   states (docs/results.md, "unseen scenarios"); the correction removes that;
 - Ra * work = dissipation holds for the corrected velocities to round-off.
 
-The cost is a K x K matrix summed by fortran/galerkin.f90 and a dense Cholesky solve, no
-fine-grid Stokes solve (26-39 ms per step at 126x504). As nodes grow towards the corners of
-the grid the span approaches all stream functions and the correction becomes a
-stream-function Stokes solver; the defaults keep K small (514, or 811 with memory). With
+The cost is a K x K matrix summed by fortran/galerkin.f90 and a Cholesky solve, no
+fine-grid Stokes solve. Span functions interact only when their hats' nodes are within two
+lattice steps of each other, so with the functions ordered node by node, up the short side
+first, A is banded: LAPACK's banded Cholesky costs O(K (nk nodes_y)^2) for nk kinds of
+function, not the O(K^3) of a dense one. As nodes grow towards the corners of the grid the
+span approaches all stream functions and the correction becomes a stream-function Stokes
+solver. With
 no network at all (solver = 'galerkin': zero velocities in) the span is the hats and the
 memory, a coarse Galerkin Stokes solve that recycles the last step: the baseline any credit
 for the network is measured against.
@@ -60,8 +63,11 @@ class GalerkinCorrection:
 
     Corner fields (ny+1, nx+1) are flattened row by row. u = d psi/dy on the vertical
     faces, v = -d psi/dx on the horizontal faces (as `ml.layers.stream_to_mac_velocity`).
-    The K x K matrix is summed by a Fortran kernel (fortran/galerkin.f90); the right-hand
-    side and the result are sparse products with the fixed hat matrices.
+    Span function (kind b, node n) has index n * nk + b, nodes numbered up the short side
+    first (n = ax * nodes_y + ay); kinds are the corner fields (the network's, the memory's)
+    and then, with `enrich`, the hats themselves. The matrix's upper band is summed by a
+    Fortran kernel (fortran/galerkin.f90); the right-hand side and the result are sparse
+    products with the fixed hat matrix.
     """
 
     def __init__(self, grid: Grid, ra: float, nodes_y: int = 9, nodes_x: int = 33,
@@ -72,6 +78,9 @@ class GalerkinCorrection:
         if not (2 <= nodes_y <= ny // 2 + 1 and 2 <= nodes_x <= nx // 2 + 1):
             raise ValueError(f"nodes {nodes_y} x {nodes_x}: allowed 2..{ny // 2 + 1} x "
                              f"2..{nx // 2 + 1} (at least two cells between nodes)")
+        if nodes_y > nodes_x:
+            raise ValueError(f"nodes {nodes_y} x {nodes_x}: the band runs up the short side, "
+                             "so nodes_y <= nodes_x is required")
         self.grid, self.ra, self.shape = grid, float(ra), (ny, nx)
         iy = sp.identity(ny + 1, format="csr")
         inner_y = iy[1:ny]
@@ -80,15 +89,16 @@ class GalerkinCorrection:
         to_v = -sp.kron(iy, _diff(nx + 1, grid.dx))
         self._work = (sp.kron(inner_y, sp.identity(nx)) @ to_v).T.tocsr()
         wy, wx = hat_weights(nodes_y, ny + 1), hat_weights(nodes_x, nx + 1)
-        self._phi = sp.kron(sp.csr_matrix(wy.T), sp.csr_matrix(wx.T)).tocsr()
-        # Pure hats must vanish on the walls: interior nodes only
+        # Columns in node order ax * nodes_y + ay (kron gives ay * nodes_x + ax)
+        order = np.arange(nodes_y * nodes_x).reshape(nodes_y, nodes_x).T.ravel()
+        self._phi = sp.kron(sp.csr_matrix(wy.T), sp.csr_matrix(wx.T)).tocsc()[:, order].tocsr()
+        # Pure hats must vanish on the walls: interior nodes only (the kernel leaves the
+        # wall hats' rows empty, and _solve drops empty rows)
         self.enrich = bool(enrich and nodes_y > 2 and nodes_x > 2)
-        self._hats = (sp.kron(sp.csr_matrix(wy[1:-1].T), sp.csr_matrix(wx[1:-1].T)).tocsr()
-                      if self.enrich else None)
         self.nodes = (nodes_y, nodes_x)
         self.memory = memory
         self.previous = None        # stream function of the last flow (memory)
-        self.last_coefficients = None
+        self.last_coefficients = None   # (kinds, nodes_x, nodes_y) of the last correction
 
     def stream_function(self, u: np.ndarray) -> np.ndarray:
         """psi at the corners (ny+1, nx+1), zero on all four walls. Summing u dy from the
@@ -106,15 +116,27 @@ class GalerkinCorrection:
         """(u, v) on the faces from corner values psi."""
         return np.diff(psi, axis=0) / self.grid.dy, -np.diff(psi, axis=1) / self.grid.dx
 
+    def kinds(self, n_fields: int) -> int:
+        return n_fields + int(self.enrich)
+
+    def bandwidth(self, n_fields: int) -> int:
+        """Half-bandwidth of A: a strain entry's stencil spans two cells, so it can couple
+        hats two lattice steps apart in each direction."""
+        nk = self.kinds(n_fields)
+        return nk * (2 * self.nodes[0] + 3) - 1
+
     def matrix(self, fields, eta_c, eta_n) -> np.ndarray:
-        """A_kl = a(u_k, u_l), the dissipation bilinear form of the span's curls, for the
-        span built from the corner fields `fields` (nf, ny+1, nx+1)."""
+        """The upper band of A (LAPACK layout: ab[ku + k - l, l] = A_kl, k <= l), A_kl =
+        a(u_k, u_l) the dissipation bilinear form of the span's curls, for the span built
+        from the corner fields `fields` (nf, ny+1, nx+1)."""
         ny, nx = self.shape
-        k = len(fields) * self._phi.shape[1] + (self._hats.shape[1] if self.enrich else 0)
-        A = _kernels.galerkin.galerkin_matrix(np.transpose(fields, (2, 1, 0)), eta_c.T,
-                                              eta_n.T, self.grid.dx, self.grid.dy,
-                                              *self.nodes, int(self.enrich), k)
-        return A / (nx * ny)
+        k = self.kinds(len(fields)) * self.nodes[0] * self.nodes[1]
+        ab = _kernels.galerkin.galerkin_matrix(np.transpose(fields, (2, 1, 0)), eta_c.T,
+                                               eta_n.T, self.grid.dx, self.grid.dy,
+                                               *self.nodes, int(self.enrich),
+                                               self.bandwidth(len(fields)), k)
+        ab /= nx * ny
+        return ab
 
     def remember(self, u):
         """Take u as the last flow (memory: its stream function joins the next span)."""
@@ -129,45 +151,54 @@ class GalerkinCorrection:
             fields.append(self.previous)
         # A zero field (no network: solver = 'galerkin') adds only empty columns
         fields = np.array([f for f in fields if f.any()] or fields[:1])
-        A = self.matrix(fields, eta_c, eta_n)
+        nk = self.kinds(len(fields))
+        ab = self.matrix(fields, eta_c, eta_n)
         grad = self._work @ (0.5 * (T[:-1] + T[1:])).ravel()     # d work / d psi (corners)
-        r = [self._phi.T @ (f.ravel() * grad) for f in fields]
+        r = np.empty(ab.shape[1])
+        for b, f in enumerate(fields):
+            r[b::nk] = self._phi.T @ (f.ravel() * grad)
         if self.enrich:
-            r.append(self._hats.T @ grad)
-        c = self._solve(A, self.ra * np.concatenate(r) / (nx * ny))
-        self.last_coefficients = c
-        k = self._phi.shape[1]
-        new = sum(f.ravel() * (self._phi @ c[b * k:(b + 1) * k]) for b, f in enumerate(fields))
+            r[nk - 1::nk] = self._phi.T @ grad
+        c = self._solve(ab, self.ra * r / (nx * ny)).reshape(-1, nk).T
+        self.last_coefficients = c.reshape(nk, self.nodes[1], self.nodes[0])
+        new = sum(f.ravel() * (self._phi @ c[b]) for b, f in enumerate(fields))
         if self.enrich:
-            new += self._hats @ c[len(fields) * k:]
+            new += self._phi @ c[-1]
         u, v = self.velocities(new.reshape(ny + 1, nx + 1))
         self.remember(u)       # as a restart would rebuild it from u: bit-identical resumes
         return u, v
 
     @staticmethod
-    def _solve(A, r):
-        """Solve A c = r for the symmetric positive semi-definite A. Columns whose span
-        function vanishes (psi_hat = 0 under a hat) carry no energy: dropped (c = 0)."""
-        d = np.diag(A).copy()
+    def _solve(ab, r):
+        """Solve A c = r for the symmetric positive semi-definite A given by its upper band
+        ab (overwritten). Rows whose span function vanishes (psi_hat = 0 under a hat, or a
+        hat on a wall) carry no energy: dropped (c = 0)."""
+        ku, k = ab.shape[0] - 1, ab.shape[1]
+        d = ab[ku].copy()
         keep = d > 1e-14 * max(d.max(), 1e-300)
-        c = np.zeros(len(r))
+        c = np.zeros(k)
         if not keep.any():
             return c
-        s = 1.0 / np.sqrt(d[keep])
-        As = A[np.ix_(keep, keep)] if not keep.all() else A     # no copy in the usual case
-        As *= s[:, None]
-        As *= s[None, :]
+        # Symmetric diagonal scaling to a unit diagonal; dropped rows get s = 0, which
+        # empties their row and column, and a unit diagonal below
+        s = np.where(keep, 1.0 / np.sqrt(np.where(keep, d, 1.0)), 0.0)
+        # Row i of ab holds A[j - (ku - i), j]: scale it by s[j - (ku - i)] s[j]
+        rows = np.lib.stride_tricks.sliding_window_view(np.concatenate([np.zeros(ku), s]),
+                                                        ku + 1)
+        ab *= rows.T
+        ab *= s
+        rs = r * s
         # Columns can be (nearly) dependent, e.g. the memory's flow a multiple of the
         # network's, so Cholesky gets a ridge of 1e-12 relative to the unit diagonal (an
-        # exact solution still passes to ~1e-9), 1e-9 if that fails, and least squares
-        # only if even that fails (~20x slower).
-        for ridge in (1e-12, 1e-9):
+        # exact solution still passes to ~1e-9), then 1e-9 and 1e-6 if that fails.
+        for ridge in (1e-12, 1e-9, 1e-6):
+            ab[ku] = 1.0 + ridge
             try:
-                factor = scipy.linalg.cho_factor(As + ridge * np.eye(len(As)), overwrite_a=True,
-                                                 check_finite=False)
-                c[keep] = s * scipy.linalg.cho_solve(factor, r[keep] * s)
-                return c
+                factor = scipy.linalg.cholesky_banded(ab, lower=False, check_finite=False)
             except np.linalg.LinAlgError:
-                pass
-        c[keep] = s * scipy.linalg.lstsq(As, r[keep] * s)[0]
-        return c
+                continue
+            c[keep] = (s * scipy.linalg.cho_solve_banded((factor, False), rs,
+                                                         check_finite=False))[keep]
+            return c
+        raise np.linalg.LinAlgError("the Galerkin matrix is not positive semi-definite "
+                                    "even with a ridge of 1e-6")
