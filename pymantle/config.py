@@ -168,7 +168,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                   "0 (auto) or 3..ny/2 + 1",
                                   "hat-function nodes over the box height for the Galerkin "
                                   "correction and solver = 'galerkin', aspect * (n - 1) + 1 "
-                                  "across; 0: 9, or ny/2 + 1 on grids of fewer than 16 rows"),
+                                  "across; 0: about one every four rows and at least 9 (9 at "
+                                  "32 rows, 33 at 126), ny/2 + 1 on grids of fewer than 16 rows"),
         "correction_memory": Field(bool, True, None, ".true. or .false.",
                                    "Galerkin correction and solver = 'galerkin': the last "
                                    "step's flow, hat-weighted, "

@@ -391,8 +391,12 @@ def shipped_model(grid: Grid) -> str:
 
 
 def _correction_nodes(st: dict, grid: Grid) -> int:
+    """Lattice nodes over the box height: as set, or (0) about four cells between nodes
+    and at least 9: 9 at 32 rows, 33 at 126. Four cells is what kept the onset of
+    convection within 3 % at both grids (docs/results.md); the banded solve keeps it
+    affordable."""
     most = grid.ny // 2 + 1                             # two cells between nodes at least
-    nodes = st["correction_nodes"] or min(9, most)
+    nodes = st["correction_nodes"] or min(most, max(9, round(grid.ny / 4) + 1))
     if nodes > most:
         raise ConfigError(f"&stokes correction_nodes = {nodes}: allowed 0 (auto) or "
                           f"3..{most} (ny/2 + 1) on this grid")
