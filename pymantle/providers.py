@@ -352,18 +352,24 @@ class NoFlow(VelocityProvider):
 
 
 class WarmupProvider(VelocityProvider):
-    """The full solver for the first N steps, then another provider (the study: 2)."""
+    """The full solver for the first N steps, then another provider (the study: 2); with
+    `every` > 0 the full solver also takes every `every`-th step. The other provider is
+    handed each full solution (`restore`), so a Galerkin memory restarts from it."""
 
-    def __init__(self, warm: VelocityProvider, then: VelocityProvider, steps: int):
-        self.warm, self.then, self.steps = warm, then, steps
-        self.name = then.name
+    def __init__(self, warm: VelocityProvider, then: VelocityProvider, steps: int,
+                 every: int = 0):
+        self.warm, self.then, self.steps, self.every = warm, then, steps, every
+        self.name = then.name if not every else f"{then.name}-refresh{every}"
+
+    def _full(self, step):
+        return step < self.steps or (self.every > 0 and step % self.every == 0)
 
     def prefetch(self, step, T):
-        if step >= self.steps:
+        if not self._full(step):
             self.then.prefetch(step, T)
 
     def velocities(self, step, T, eta_c, eta_n):
-        if step >= self.steps:
+        if not self._full(step):
             return self.then.velocities(step, T, eta_c, eta_n)
         u, v, p, its = self.warm.velocities(step, T, eta_c, eta_n)
         self.then.restore(u, v, p)          # the last flow, for a provider that keeps it
@@ -406,11 +412,11 @@ def _correction_nodes(st: dict, grid: Grid) -> int:
 def _warm(cfg: Config, grid: Grid, then: VelocityProvider, comm) -> VelocityProvider:
     """`then` after the configured direct warm-up steps (the study: 2)."""
     st = cfg["stokes"]
-    if st["warmup_steps"] == 0:
+    if st["warmup_steps"] == 0 and st["refresh_every"] == 0:
         return then
     direct = StokesProvider(grid, cfg["physics"]["ra"], "direct", comm=comm,
                             petsc_options=st["petsc_options"])
-    return WarmupProvider(direct, then, st["warmup_steps"])
+    return WarmupProvider(direct, then, st["warmup_steps"], st["refresh_every"])
 
 
 def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
@@ -422,6 +428,14 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
     if st["correction"] != "none" and method != "surrogate":
         raise ConfigError(f"&stokes correction = {st['correction']!r}: applies to solver = "
                           "'surrogate' only (allowed here: 'none')")
+    if st["refresh_every"] and method not in ("surrogate", "galerkin"):
+        raise ConfigError(f"&stokes refresh_every = {st['refresh_every']}: applies to solver = "
+                          "'surrogate' or 'galerkin' only (allowed here: 0; a Stokes solver "
+                          "skips solves with every = N)")
+    if st["every"] > 1 and method in ("surrogate", "galerkin"):
+        raise ConfigError(f"&stokes every = {st['every']}: applies to the Stokes solvers only "
+                          f"(allowed with solver = '{method}': 1; refresh_every = N runs the "
+                          "direct solver every N steps)")
     if method == "galerkin":
         gal = GalerkinCorrectedProvider(NoFlow(grid), grid, cfg["physics"]["ra"],
                                         _correction_nodes(st, grid), st["correction_memory"])

@@ -161,6 +161,12 @@ def test_correction_settings_are_checked(tmp_path):
         make_config(tmp_path, "stokes.correction='galerkn'")
     with pytest.raises(ConfigError, match=r"correction_nodes = 2 is out of range: allowed 0 "):
         make_config(tmp_path, "stokes.correction_nodes=2")
+    with pytest.raises(ConfigError, match=r"refresh_every = 5: applies to solver = "
+                                          r"'surrogate' or 'galerkin' only \(allowed here: 0"):
+        Simulation(make_config(tmp_path, "stokes.refresh_every=5"))
+    with pytest.raises(ConfigError, match=r"every = 100: applies to the Stokes solvers only "
+                                          r"\(allowed with solver = 'galerkin': 1"):
+        Simulation(make_config(tmp_path, "stokes.solver='galerkin'", "stokes.every=100"))
     cfg = make_config(tmp_path, "stokes.solver='surrogate'", "stokes.correction='galerkin'",
                       "stokes.correction_nodes=6", "stokes.model='x.pt'")
     with pytest.raises(ConfigError, match=r"correction_nodes = 6: allowed 0 \(auto\) or 3\.\.5 "):
@@ -191,6 +197,34 @@ def test_galerkin_solver_runs_without_a_network_and_balances_energy(tmp_path):
     d_exact = diagnostics.compute(g, T, exact.u, exact.v, eta_c, corner_viscosity(eta_c))
     assert 0 < d[-1] <= d_exact["dissipation"] * (1 + 1e-9)
     ds.close()
+
+
+def test_a_refreshed_galerkin_run_solves_every_nth_step_and_keeps_that_flow(tmp_path):
+    # refresh_every = 4: the direct solver takes steps 0, 1 (warm-up), 4 and 8, and the
+    # Galerkin memory keeps its flow. So if T changes at step 8, step 9 (same T) returns
+    # the direct solution for the new T: an exact solution in the span passes unchanged.
+    from pymantle import open_run
+    from pymantle.simulation import Simulation
+    common = ["time.end_time=1.0", "time.max_steps=10", "physics.ra=1e3", "physics.q=2.0",
+              "physics.gamma=1e4", "physics.beta=3.0"]
+    cfg = make_config(tmp_path / "r", "stokes.solver='galerkin'", "stokes.refresh_every=4",
+                      *common)
+    res = Simulation(cfg).run()
+    ds = open_run(res.directory)
+    its = ds["stokes_iterations"].values
+    assert [k for k in range(10) if its[k] != 0] == [0, 1, 4, 8]
+    d, w = ds["dissipation"].values[its == 0], ds["work"].values[its == 0]
+    np.testing.assert_allclose(d, 1e3 * w, rtol=1e-8)                 # Galerkin steps
+    ds.close()
+    g = cfg.grid()
+    prov = make_provider(cfg, g)
+    fields = [state(g, seed=s, gamma=1e4, beta=3.0) for s in (0, 1)]
+    for step in range(10):
+        T, eta_c, eta_n = fields[step >= 8]
+        u, v, _, _ = prov.velocities(step, T, eta_c, eta_n)
+    exact = StokesSolver(g).solve(eta_c, eta_n, face_buoyancy(T, 1e3))
+    assert np.abs(v - exact.v).max() < 1e-7 * np.abs(exact.v).max()
+    prov.close()
 
 
 def test_banded_solve_matches_a_dense_solve():
