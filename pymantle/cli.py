@@ -160,13 +160,15 @@ def _add_evaluate(sub):
                         "surrogate-galerkin (the surrogate with &stokes correction = "
                         "'galerkin' without memory), surrogate-galerkin-memory (with "
                         "memory), galerkin (the correction with no network: a coarse "
-                        "Galerkin solve, the non-ML baseline)")
+                        "Galerkin solve, the non-ML baseline), galerkin-refresh (galerkin "
+                        "with a direct solve every --skip steps)")
     p.add_argument("--split", default="test")
     p.add_argument("--sims", type=_int_list,
                    help="comma list of simulation numbers (instead of --split)")
     p.add_argument("--end-time", type=float, default=0.05)
     p.add_argument("--max-steps", type=int, default=10**6)
-    p.add_argument("--skip", type=int, default=100, help="momentum-skip interval (study: 100)")
+    p.add_argument("--skip", type=int, default=100,
+                   help="momentum-skip interval (study: 100); also galerkin-refresh's")
     p.add_argument("--out", default="evaluation")
     p.add_argument("--stability", type=int, metavar="STEPS",
                    help="instead: run the surrogate alone for STEPS steps on each simulation "

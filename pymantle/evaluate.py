@@ -8,6 +8,12 @@ velocity provider runs to the same end time:
     iterative   BiCGStab with under-relaxation 0.99
     lagged      MUMPS factorisation reused as a Krylov preconditioner
     surrogate   the CNN (2 warm-up steps with the direct solver)
+    surrogate-galerkin, surrogate-galerkin-memory
+                the CNN's flow Galerkin-corrected, without and with memory
+    galerkin    the same correction with no network (the hats and the memory)
+    galerkin-refresh
+                galerkin, with the direct solver every `skip` steps: the same number of
+                solves as the momentum-skip baseline, Galerkin steps in between
 
 and is compared with the reference: MAE of the horizontally averaged temperature profile
 late in the run (time mean over the last `late` fraction of the snapshots), MAE of the
@@ -28,7 +34,7 @@ from . import config as _config
 from .config import ConfigError
 
 PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate", "surrogate-galerkin",
-             "surrogate-galerkin-memory", "galerkin")
+             "surrogate-galerkin-memory", "galerkin", "galerkin-refresh")
 
 
 @dataclass
@@ -52,6 +58,8 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     tm["end_time"], tm["max_steps"], tm["stat_window"] = end_time, max_steps, 0.0
     st = cfg["stokes"]
     st["solver"], st["every"] = ("direct", skip) if provider == "skip" else (provider, 1)
+    if provider == "galerkin-refresh":
+        st["solver"], st["refresh_every"] = "galerkin", skip
     if provider.startswith("surrogate"):
         st["solver"], st["model"] = "surrogate", model or ""
         if "galerkin" in provider:       # (the plain surrogate keeps the defaults)

@@ -70,7 +70,7 @@ def test_every_solver_runs_a_few_steps_on_the_ci_grid(tmp_path):
 def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     from pymantle.evaluate import evaluate
     camp = tiny_model.parent.parent / "ci"
-    provs = ("direct", "skip", "surrogate", "surrogate-galerkin")
+    provs = ("direct", "skip", "surrogate", "surrogate-galerkin", "galerkin-refresh")
     res = evaluate(camp, tmp_path / "ev", provs, "test",
                    end_time=1.0, max_steps=12, model=str(tiny_model), skip=4,
                    snapshot_every=3)
@@ -85,6 +85,15 @@ def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     assert abs(by["surrogate"]["dissipation_over_work"] - 1.0) > 1e-3
     # ... and for the Galerkin-corrected network flow, at every step (galerkin_correction.py)
     assert by["surrogate-galerkin"]["dissipation_over_work"] == pytest.approx(1.0, rel=1e-8)
+    # galerkin-refresh: direct solves every `skip` steps, Galerkin steps between: both kinds
+    # balance, and it solved as often as skip did
+    gr = by["galerkin-refresh"]
+    assert gr["dissipation_over_work"] == pytest.approx(1.0, rel=1e-8)
+    ds = open_run(next((tmp_path / "ev").glob("*-galerkin-refresh")) / "run.nc")
+    its = ds["stokes_iterations"].values
+    assert [k for k in range(len(its)) if its[k] != 0] == [k for k in range(len(its))
+                                                           if k < 2 or k % 4 == 0]
+    ds.close()
     assert (tmp_path / "ev" / "results.csv").is_file() and (tmp_path / "ev" / "results.md").is_file()
     assert any(p.suffix == ".png" for p in (tmp_path / "ev").iterdir())
     # a second call with one more provider reuses the finished runs, with the same numbers
@@ -92,7 +101,7 @@ def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     again = evaluate(camp, tmp_path / "ev", provs, "test",
                      end_time=1.0, max_steps=12, model=str(tiny_model), skip=4,
                      snapshot_every=3, echo=said.append)
-    assert len(said) == 4 and all("reusing" in m for m in said)
+    assert len(said) == len(provs) and all("reusing" in m for m in said)
     assert [r["mean_T_mae"] for r in again] == [r["mean_T_mae"] for r in res]
 
 
