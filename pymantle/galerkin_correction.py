@@ -30,10 +30,10 @@ lattice steps of each other, so with the functions ordered node by node, up the 
 first, A is banded: LAPACK's banded Cholesky costs O(K (nk nodes_y)^2) for nk kinds of
 function, not the O(K^3) of a dense one. As nodes grow towards the corners of the grid the
 span approaches all stream functions and the correction becomes a stream-function Stokes
-solver. With
-no network at all (solver = 'galerkin': zero velocities in) the span is the hats and the
-memory, a coarse Galerkin Stokes solve that recycles the last step: the baseline any credit
-for the network is measured against.
+solver. With no network at all (solver = 'galerkin': zero velocities in) the span is the
+hats and the memory, a coarse Galerkin Stokes solve that recycles the last step: the
+baseline any credit for the network is measured against. A direct solve now and then
+(refresh_every) puts the true flow into that memory.
 """
 from __future__ import annotations
 
