@@ -45,6 +45,9 @@ from . import _kernels
 from .grid import Grid
 
 
+MAX_BAND_BYTES = 2 * 2**30      # the band matrix; 126x504 at 33 nodes with memory: 21 MB
+
+
 def hat_weights(nodes: int, npts: int) -> np.ndarray:
     """(nodes, npts) piecewise-linear hat functions with nodes (>= 2) equispaced on [0, 1],
     sampled at npts equispaced points; the columns sum to 1."""
@@ -82,6 +85,19 @@ class GalerkinCorrection:
             raise ValueError(f"nodes {nodes_y} x {nodes_x}: the band runs up the short side, "
                              "so nodes_y <= nodes_x is required")
         self.grid, self.ra, self.shape = grid, float(ra), (ny, nx)
+        self.nodes = (nodes_y, nodes_x)
+        self.enrich = bool(enrich and nodes_y > 2 and nodes_x > 2)
+        self.memory = memory
+        nk = self.kinds(1 + int(memory))
+        band = lambda n, m: 8 * nk * (2 * n + 3) * nk * n * m     # noqa: E731  (bytes)
+        if band(nodes_y, nodes_x) > MAX_BAND_BYTES:
+            ratio = (nodes_x - 1) / (nodes_y - 1)
+            most = max((n for n in range(2, nodes_y)
+                        if band(n, round(ratio * (n - 1)) + 1) <= MAX_BAND_BYTES), default=2)
+            raise ValueError(f"nodes {nodes_y} x {nodes_x}: the band matrix would take "
+                             f"{band(nodes_y, nodes_x) / 2**30:.1f} GiB, over the "
+                             f"{MAX_BAND_BYTES / 2**30:.0f} GiB allowed: at most {most} "
+                             "nodes over the height on this grid")
         iy = sp.identity(ny + 1, format="csr")
         inner_y = iy[1:ny]
         # Buoyancy work acts on the interior horizontal faces (fortran/diagnostics.f90):
@@ -94,9 +110,6 @@ class GalerkinCorrection:
         self._phi = sp.kron(sp.csr_matrix(wy.T), sp.csr_matrix(wx.T)).tocsc()[:, order].tocsr()
         # Pure hats must vanish on the walls: interior nodes only (the kernel leaves the
         # wall hats' rows empty, and _solve drops empty rows)
-        self.enrich = bool(enrich and nodes_y > 2 and nodes_x > 2)
-        self.nodes = (nodes_y, nodes_x)
-        self.memory = memory
         self.previous = None        # stream function of the last flow (memory)
         self.last_coefficients = None   # (kinds, nodes_x, nodes_y) of the last correction
 

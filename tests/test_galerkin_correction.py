@@ -227,6 +227,14 @@ def test_a_refreshed_galerkin_run_solves_every_nth_step_and_keeps_that_flow(tmp_
     prov.close()
 
 
+def test_a_lattice_whose_band_matrix_would_not_fit_is_refused():
+    g = Grid(nx=4096, ny=1024, aspect=4.0)
+    with pytest.raises(ValueError, match=r"nodes 257 x 1025: the band matrix would take 9.1 GiB, "
+                                         r"over the 2 GiB allowed: at most 154 nodes"):
+        GalerkinCorrection(g, RA, 257, 1025, memory=True)
+    GalerkinCorrection(g, RA, 154, 613, memory=True)       # the largest that fits
+
+
 def test_banded_solve_matches_a_dense_solve():
     # The banded Cholesky (with its dropped wall hats and ridge) against a dense
     # least-squares solve of the unpacked matrix over the functions that carry energy.
