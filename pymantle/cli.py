@@ -160,7 +160,8 @@ def _add_evaluate(sub):
                         "surrogate-galerkin (the surrogate with &stokes correction = "
                         "'galerkin' without memory), surrogate-galerkin-memory (with "
                         "memory), galerkin (the correction with no network: a coarse "
-                        "Galerkin solve, the non-ML baseline), galerkin-refresh (galerkin "
+                        "Galerkin solve, the non-ML baseline), galerkin-refresh and "
+                        "surrogate-galerkin-refresh (galerkin and surrogate-galerkin-memory "
                         "with a direct solve every --skip steps)")
     p.add_argument("--split", default="test")
     p.add_argument("--sims", type=_int_list,

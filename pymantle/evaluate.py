@@ -11,9 +11,9 @@ velocity provider runs to the same end time:
     surrogate-galerkin, surrogate-galerkin-memory
                 the CNN's flow Galerkin-corrected, without and with memory
     galerkin    the same correction with no network (the hats and the memory)
-    galerkin-refresh
-                galerkin, with the direct solver every `skip` steps: the same number of
-                solves as the momentum-skip baseline, Galerkin steps in between
+    galerkin-refresh, surrogate-galerkin-refresh
+                galerkin, or surrogate-galerkin-memory, with the direct solver every `skip`
+                steps: as many solves as the momentum-skip baseline, the provider between
 
 and is compared with the reference: MAE of the horizontally averaged temperature profile
 late in the run (time mean over the last `late` fraction of the snapshots), MAE of the
@@ -34,7 +34,8 @@ from . import config as _config
 from .config import ConfigError
 
 PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate", "surrogate-galerkin",
-             "surrogate-galerkin-memory", "galerkin", "galerkin-refresh")
+             "surrogate-galerkin-memory", "galerkin", "galerkin-refresh",
+             "surrogate-galerkin-refresh")
 
 
 @dataclass
@@ -58,13 +59,15 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     tm["end_time"], tm["max_steps"], tm["stat_window"] = end_time, max_steps, 0.0
     st = cfg["stokes"]
     st["solver"], st["every"] = ("direct", skip) if provider == "skip" else (provider, 1)
+    if provider.endswith("-refresh"):
+        st["refresh_every"] = skip
     if provider == "galerkin-refresh":
-        st["solver"], st["refresh_every"] = "galerkin", skip
+        st["solver"] = "galerkin"
     if provider.startswith("surrogate"):
         st["solver"], st["model"] = "surrogate", model or ""
         if "galerkin" in provider:       # (the plain surrogate keeps the defaults)
             st["correction"] = "galerkin"
-            st["correction_memory"] = provider.endswith("-memory")
+            st["correction_memory"] = provider.endswith(("-memory", "-refresh"))
     o = cfg["output"]
     o["directory"] = str(out / f"{spec.label}-{provider}")
     o["plots"], o["progress"] = False, False
