@@ -5,11 +5,13 @@
 ! network's stream function, and the previous step's corrected one) and, with enrich = 1,
 ! psi = phi_n for the interior nodes (the "hat" functions). There are nk = nf + enrich
 ! kinds. Function (kind b, node (ay, ax)), all 0-based, has index
-!     g = (ax * nby + ay) * nk + b,
-! nodes running up the short side first: two functions interact only when their nodes are
-! lattice neighbours, so A is banded with half-bandwidth nk (nby + 2) - 1, and its Cholesky
-! costs O(K nk^2 nby^2) instead of the O(K^3) of a dense one (K = nk nby nbx). Hats on the
-! walls are not span functions: their rows stay zero and the caller drops them.
+!     g = (ax * sx + ay * sy) * nk + b,
+! with node strides (sx, sy) = (nby, 1) when nby <= nbx (nodes run up the short side
+! first) and (1, nbx) otherwise. The corner strain's stencil spans two cells, so it couples
+! nodes up to two lattice steps apart (a node on a corner couples the nodes on either side
+! of it): A is banded with half-bandwidth ku = nk (2 min(nby, nbx) + 3) - 1, and its
+! Cholesky costs O(K ku^2) instead of the O(K^3) of a dense one (K = nk nby nbx). Hats on
+! the walls are not span functions: their rows stay zero and the caller drops them.
 ! A(k, l) is the discrete dissipation bilinear form of their curls, the same form as
 ! diagnostics.f90's dissipation (uniform grid): cell centres carry 2 eta_c (exx^2 + eyy^2)
 ! = 4 eta_c exx^2 (eyy = -exx for a curl), interior corners eta_n g^2, g = du/dy + dv/dx.
@@ -34,9 +36,9 @@ contains
     end do
   end subroutine lattice
 
-  subroutine galerkin_matrix(f, eta_c, eta_n, dx, dy, nby, nbx, enrich, ku, kdim, ab, &
-                             nx, ny, nf)
-    integer, intent(in) :: nx, ny, nf, nby, nbx, enrich, ku, kdim
+  subroutine galerkin_matrix(f, eta_c, eta_n, dx, dy, nby, nbx, enrich, sx, sy, ku, kdim, &
+                             ab, nx, ny, nf)
+    integer, intent(in) :: nx, ny, nf, nby, nbx, enrich, sx, sy, ku, kdim
     real(8), intent(in) :: f(nx+1, ny+1, nf), eta_c(nx, ny), eta_n(nx+1, ny+1), dx, dy
     real(8), intent(out) :: ab(0:ku, kdim)
     integer :: bx(0:nx), by(0:ny), i, j, ci(5), cj(5)
@@ -51,7 +53,7 @@ contains
         cj(1:4) = (/ j + 1, j, j + 1, j /)
         coef(1:4) = (/ 1.0d0, -1.0d0, -1.0d0, 1.0d0 /) / (dx * dy)
         call add_entry(4, ci, cj, coef, 4.0d0 * eta_c(i, j), f, bx, tx, by, ty, nbx, nby, &
-                       enrich, ab, ku, kdim, nx, ny, nf)
+                       enrich, sx, sy, ab, ku, kdim, nx, ny, nf)
       end do
     end do
     ! Interior corners: g = (psi(i,j+1) - 2 psi(i,j) + psi(i,j-1)) / dy^2
@@ -63,21 +65,21 @@ contains
         coef = (/ 1.0d0 / dy**2, 1.0d0 / dy**2, -1.0d0 / dx**2, -1.0d0 / dx**2, &
                   2.0d0 / dx**2 - 2.0d0 / dy**2 /)
         call add_entry(5, ci, cj, coef, eta_n(i, j), f, bx, tx, by, ty, nbx, nby, &
-                       enrich, ab, ku, kdim, nx, ny, nf)
+                       enrich, sx, sy, ab, ku, kdim, nx, ny, nf)
       end do
     end do
   end subroutine galerkin_matrix
 
-  subroutine add_entry(nc, ci, cj, coef, w, f, bx, tx, by, ty, nbx, nby, enrich, &
+  subroutine add_entry(nc, ci, cj, coef, w, f, bx, tx, by, ty, nbx, nby, enrich, sx, sy, &
                        ab, ku, kdim, nx, ny, nf)
     ! One strain entry (stencil corners ci, cj with coefficients coef, weight w): its value
     ! for every span function it touches, then w times their outer product into A's upper
     ! band. Kind b = 1..nf: phi_n f_b; kind nf + 1: the hats.
-    integer, intent(in) :: nc, ci(5), cj(5), nbx, nby, enrich, ku, kdim, nx, ny, nf
+    integer, intent(in) :: nc, ci(5), cj(5), nbx, nby, enrich, sx, sy, ku, kdim, nx, ny, nf
     integer, intent(in) :: bx(0:nx), by(0:ny)
     real(8), intent(in) :: coef(5), w, f(nx+1, ny+1, nf), tx(0:nx), ty(0:ny)
     real(8), intent(inout) :: ab(0:ku, kdim)
-    integer :: m, p, q, ay, ax, kk, a0, b0, nnz, nk, idx(9 * (nf + 1)), b
+    integer :: m, p, q, ay, ax, kk, a0, b0, nnz, nk, idx(9 * (nf + 1)), b, lo, hi
     real(8) :: wy(0:1), wx(0:1), c, s(0:2, 0:2, nf + 1), val(9 * (nf + 1)), wv
     nk = nf + enrich
     s = 0.0d0
@@ -99,8 +101,7 @@ contains
         end do
       end do
     end do
-    ! The nonzero values, in increasing index (x outer, y, kind inner), so that the upper
-    ! band is the pairs kk >= m
+    ! The nonzero values and their indices; each pair once, into the upper band
     nnz = 0
     do q = 0, 2
       ax = b0 + q
@@ -111,14 +112,14 @@ contains
         do b = 1, nf
           if (s(p, q, b) /= 0.0d0) then
             nnz = nnz + 1
-            idx(nnz) = (ax * nby + ay) * nk + b
+            idx(nnz) = (ax * sx + ay * sy) * nk + b
             val(nnz) = s(p, q, b)
           end if
         end do
         if (enrich == 1 .and. ay > 0 .and. ay < nby - 1 .and. ax > 0 .and. ax < nbx - 1 &
             .and. s(p, q, nf + 1) /= 0.0d0) then
           nnz = nnz + 1
-          idx(nnz) = (ax * nby + ay) * nk + nk
+          idx(nnz) = (ax * sx + ay * sy) * nk + nk
           val(nnz) = s(p, q, nf + 1)
         end if
       end do
@@ -126,7 +127,9 @@ contains
     do m = 1, nnz
       wv = w * val(m)
       do kk = m, nnz
-        ab(ku + idx(m) - idx(kk), idx(kk)) = ab(ku + idx(m) - idx(kk), idx(kk)) + wv * val(kk)
+        lo = min(idx(m), idx(kk))
+        hi = max(idx(m), idx(kk))
+        ab(ku + lo - hi, hi) = ab(ku + lo - hi, hi) + wv * val(kk)
       end do
     end do
   end subroutine add_entry

@@ -27,8 +27,8 @@ K x K system A c = r with A_kl = a(u_k, u_l) and r_k = Ra b(T, u_k), and therefo
 The cost is a K x K matrix summed by fortran/galerkin.f90 and a Cholesky solve, no
 fine-grid Stokes solve. Span functions interact only when their hats' nodes are within two
 lattice steps of each other, so with the functions ordered node by node, up the short side
-first, A is banded: LAPACK's banded Cholesky costs O(K (nk nodes_y)^2) for nk kinds of
-function, not the O(K^3) of a dense one. As nodes grow towards the corners of the grid the
+first, A is banded: LAPACK's banded Cholesky costs O(K (nk min(nodes_y, nodes_x))^2) for
+nk kinds of function, not the O(K^3) of a dense one. As nodes grow towards the corners of the grid the
 span approaches all stream functions and the correction becomes a stream-function Stokes
 solver. With no network at all (solver = 'galerkin': zero velocities in) the span is the
 hats and the memory, a coarse Galerkin Stokes solve that recycles the last step: the
@@ -67,8 +67,8 @@ class GalerkinCorrection:
     Corner fields (ny+1, nx+1) are flattened row by row. u = d psi/dy on the vertical
     faces, v = -d psi/dx on the horizontal faces (as `ml.layers.stream_to_mac_velocity`).
     Span function (kind b, node n) has index n * nk + b, nodes numbered up the short side
-    first (n = ax * nodes_y + ay); kinds are the corner fields (the network's, the memory's)
-    and then, with `enrich`, the hats themselves. The matrix's upper band is summed by a
+    first (`node_index`); kinds are the corner fields (the network's, the memory's) and
+    then, with `enrich`, the hats themselves. The matrix's upper band is summed by a
     Fortran kernel (fortran/galerkin.f90); the right-hand side and the result are sparse
     products with the fixed hat matrix.
     """
@@ -81,15 +81,12 @@ class GalerkinCorrection:
         if not (2 <= nodes_y <= ny // 2 + 1 and 2 <= nodes_x <= nx // 2 + 1):
             raise ValueError(f"nodes {nodes_y} x {nodes_x}: allowed 2..{ny // 2 + 1} x "
                              f"2..{nx // 2 + 1} (at least two cells between nodes)")
-        if nodes_y > nodes_x:
-            raise ValueError(f"nodes {nodes_y} x {nodes_x}: the band runs up the short side, "
-                             "so nodes_y <= nodes_x is required")
         self.grid, self.ra, self.shape = grid, float(ra), (ny, nx)
         self.nodes = (nodes_y, nodes_x)
         self.enrich = bool(enrich and nodes_y > 2 and nodes_x > 2)
         self.memory = memory
         nk = self.kinds(1 + int(memory))
-        band = lambda n, m: 8 * nk * (2 * n + 3) * nk * n * m     # noqa: E731  (bytes)
+        band = lambda n, m: 8 * nk * (2 * min(n, m) + 3) * nk * n * m   # noqa: E731 (bytes)
         if band(nodes_y, nodes_x) > MAX_BAND_BYTES:
             ratio = (nodes_x - 1) / (nodes_y - 1)
             most = max((n for n in range(2, nodes_y)
@@ -105,13 +102,16 @@ class GalerkinCorrection:
         to_v = -sp.kron(iy, _diff(nx + 1, grid.dx))
         self._work = (sp.kron(inner_y, sp.identity(nx)) @ to_v).T.tocsr()
         wy, wx = hat_weights(nodes_y, ny + 1), hat_weights(nodes_x, nx + 1)
-        # Columns in node order ax * nodes_y + ay (kron gives ay * nodes_x + ax)
-        order = np.arange(nodes_y * nodes_x).reshape(nodes_y, nodes_x).T.ravel()
+        # Nodes numbered up the short side first (fortran/galerkin.f90): node (ay, ax) is
+        # ax * sx + ay * sy. The hat matrix's columns follow (kron gives ay * nodes_x + ax).
+        self.strides = (nodes_y, 1) if nodes_y <= nodes_x else (1, nodes_x)
+        order = np.argsort((np.arange(nodes_x)[None, :] * self.strides[0]
+                            + np.arange(nodes_y)[:, None] * self.strides[1]).ravel())
         self._phi = sp.kron(sp.csr_matrix(wy.T), sp.csr_matrix(wx.T)).tocsc()[:, order].tocsr()
         # Pure hats must vanish on the walls: interior nodes only (the kernel leaves the
         # wall hats' rows empty, and _solve drops empty rows)
         self.previous = None        # stream function of the last flow (memory)
-        self.last_coefficients = None   # (kinds, nodes_x, nodes_y) of the last correction
+        self.last_coefficients = None   # (kinds, nodes) of the last correction, node order
 
     def stream_function(self, u: np.ndarray) -> np.ndarray:
         """psi at the corners (ny+1, nx+1), zero on all four walls. Summing u dy from the
@@ -132,11 +132,15 @@ class GalerkinCorrection:
     def kinds(self, n_fields: int) -> int:
         return n_fields + int(self.enrich)
 
+    def node_index(self, ay: int, ax: int) -> int:
+        """The number of lattice node (ay, ax): up the short side first."""
+        return ax * self.strides[0] + ay * self.strides[1]
+
     def bandwidth(self, n_fields: int) -> int:
         """Half-bandwidth of A: a strain entry's stencil spans two cells, so it can couple
         hats two lattice steps apart in each direction."""
         nk = self.kinds(n_fields)
-        return nk * (2 * self.nodes[0] + 3) - 1
+        return nk * (2 * min(self.nodes) + 3) - 1
 
     def matrix(self, fields, eta_c, eta_n) -> np.ndarray:
         """The upper band of A (LAPACK layout: ab[ku + k - l, l] = A_kl, k <= l), A_kl =
@@ -147,7 +151,7 @@ class GalerkinCorrection:
         ab = _kernels.galerkin.galerkin_matrix(np.transpose(fields, (2, 1, 0)), eta_c.T,
                                                eta_n.T, self.grid.dx, self.grid.dy,
                                                *self.nodes, int(self.enrich),
-                                               self.bandwidth(len(fields)), k)
+                                               *self.strides, self.bandwidth(len(fields)), k)
         ab /= nx * ny
         return ab
 
@@ -173,7 +177,7 @@ class GalerkinCorrection:
         if self.enrich:
             r[nk - 1::nk] = self._phi.T @ grad
         c = self._solve(ab, self.ra * r / (nx * ny)).reshape(-1, nk).T
-        self.last_coefficients = c.reshape(nk, self.nodes[1], self.nodes[0])
+        self.last_coefficients = c
         new = sum(f.ravel() * (self._phi @ c[b]) for b, f in enumerate(fields))
         if self.enrich:
             new += self._phi @ c[-1]
