@@ -83,6 +83,8 @@ class GalerkinCorrection:
                              f"2..{nx // 2 + 1} (at least two cells between nodes)")
         self.grid, self.ra, self.shape = grid, float(ra), (ny, nx)
         self.nodes = (nodes_y, nodes_x)
+        # Pure hats must vanish on the walls: interior nodes only (the kernel leaves the
+        # wall hats' rows empty, and _solve drops empty rows)
         self.enrich = bool(enrich and nodes_y > 2 and nodes_x > 2)
         self.memory = memory
         nk = self.kinds(1 + int(memory))
@@ -108,8 +110,6 @@ class GalerkinCorrection:
         order = np.argsort((np.arange(nodes_x)[None, :] * self.strides[0]
                             + np.arange(nodes_y)[:, None] * self.strides[1]).ravel())
         self._phi = sp.kron(sp.csr_matrix(wy.T), sp.csr_matrix(wx.T)).tocsc()[:, order].tocsr()
-        # Pure hats must vanish on the walls: interior nodes only (the kernel leaves the
-        # wall hats' rows empty, and _solve drops empty rows)
         self.previous = None        # stream function of the last flow (memory)
         self.last_coefficients = None   # (kinds, nodes) of the last correction, node order
 
