@@ -147,6 +147,9 @@ class GalerkinCorrection:
         a(u_k, u_l) the dissipation bilinear form of the span's curls, for the span built
         from the corner fields `fields` (nf, ny+1, nx+1)."""
         ny, nx = self.shape
+        if not 1 <= len(fields) <= 2:          # the kernel's local arrays hold two
+            raise ValueError(f"{len(fields)} corner fields: the span takes 1 or 2 "
+                             "(the network's flow and the memory)")
         k = self.kinds(len(fields)) * self.nodes[0] * self.nodes[1]
         ab = _kernels.galerkin.galerkin_matrix(np.transpose(fields, (2, 1, 0)), eta_c.T,
                                                eta_n.T, self.grid.dx, self.grid.dy,

@@ -236,6 +236,11 @@ def test_a_lattice_whose_band_matrix_would_not_fit_is_refused():
                                          r"over the 2 GiB allowed: at most 154 nodes"):
         GalerkinCorrection(g, RA, 257, 1025, memory=True)
     GalerkinCorrection(g, RA, 154, 613, memory=True)       # the largest that fits
+    small = Grid(nx=32, ny=8, aspect=4.0)
+    with pytest.raises(ValueError, match="3 corner fields: the span takes 1 or 2"):
+        GalerkinCorrection(small, RA, 3, 9).matrix(np.zeros((3, *small.corner_shape)),
+                                                   np.ones(small.shape),
+                                                   np.ones(small.corner_shape))
 
 
 def test_banded_solve_matches_a_dense_solve():
