@@ -162,8 +162,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
                               "steps solved by the direct solver before the surrogate takes over"),
         "refresh_every": Field(int, 0, _range(0, 10**6), "0..1e6",
                                "solver = 'surrogate' or 'galerkin': the direct solver takes "
-                               "every N-th step, and the Galerkin memory keeps its flow "
-                               "(0: never; not in the study)"),
+                               "every N-th step; a Galerkin memory (solver = 'galerkin', or "
+                               "correction = 'galerkin') carries its flow into the steps "
+                               "between (0: never; not in the study)"),
         "correction": Field(str, "none", _choice("none", "galerkin"), "one of none, galerkin",
                             "surrogate only: 'galerkin' replaces the network's velocities by "
                             "the Stokes solution within a few hundred divergence-free fields "
