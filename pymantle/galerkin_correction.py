@@ -56,6 +56,17 @@ def hat_weights(nodes: int, npts: int) -> np.ndarray:
     return np.clip(1.0 - np.abs(s[None, :] - c[:, None]) / (c[1] - c[0]), 0.0, None)
 
 
+def dense_from_band(ab: np.ndarray) -> np.ndarray:
+    """The dense symmetric matrix whose upper band ab holds (ab[ku + i - j, j] = A_ij,
+    i <= j): for checks and benchmarks, never in the time loop."""
+    ku, k = ab.shape[0] - 1, ab.shape[1]
+    i, j = np.triu_indices(k, 0)
+    inside = j - i <= ku
+    A = np.zeros((k, k))
+    A[i[inside], j[inside]] = ab[ku + i[inside] - j[inside], j[inside]]
+    return np.triu(A) + np.triu(A, 1).T
+
+
 def _diff(n: int, h: float) -> sp.csr_matrix:
     """(n-1, n) forward difference / h."""
     return sp.diags([-np.ones(n - 1), np.ones(n - 1)], [0, 1], shape=(n - 1, n)) / h

@@ -18,7 +18,7 @@ import scipy.linalg  # noqa: E402
 from scipy.ndimage import gaussian_filter  # noqa: E402
 
 from benchlib import append, best_of  # noqa: E402
-from pymantle.galerkin_correction import GalerkinCorrection  # noqa: E402
+from pymantle.galerkin_correction import GalerkinCorrection, dense_from_band  # noqa: E402
 from pymantle.grid import Grid  # noqa: E402
 from pymantle.physics import corner_viscosity, viscosity  # noqa: E402
 
@@ -42,16 +42,6 @@ def state(g: Grid, seed=0):
         psi[1:-1, 1:-1] = gaussian_filter(rng.standard_normal((g.ny - 1, g.nx - 1)), 4)
         flows.append(np.diff(psi, axis=0) / g.dy)
     return T, eta_c, corner_viscosity(eta_c), *flows
-
-
-def unpack(ab):
-    """The dense symmetric matrix of an upper band."""
-    ku, k = ab.shape[0] - 1, ab.shape[1]
-    i, j = np.triu_indices(k, 0)
-    inside = j - i <= ku
-    A = np.zeros((k, k))
-    A[i[inside], j[inside]] = ab[ku + i[inside] - j[inside], j[inside]]
-    return np.triu(A) + np.triu(A, 1).T
 
 
 def dense_solve(A, r):
@@ -89,7 +79,7 @@ for (ny, nx), nodes in cases:
         t_call = best_of(call)
         k = ab.shape[1]
         if k <= args.dense_max:
-            A = unpack(ab)
+            A = dense_from_band(ab)
             c = np.zeros(k)
             keep = np.diag(A) > 1e-14 * np.diag(A).max()
             c[keep] = dense_solve(A, r)

@@ -7,7 +7,7 @@ import pytest
 from conftest import make_config, stream_velocities
 from pymantle import diagnostics
 from pymantle.config import ConfigError
-from pymantle.galerkin_correction import GalerkinCorrection, hat_weights
+from pymantle.galerkin_correction import GalerkinCorrection, dense_from_band, hat_weights
 from pymantle.grid import Grid
 from pymantle.physics import corner_viscosity, face_buoyancy, viscosity
 from pymantle.providers import make_provider
@@ -59,11 +59,7 @@ def test_kernel_matrix_is_the_dissipation_form_of_the_span(shape, nodes):
     f[:, 1:-1, 1:-1] = rng.standard_normal((2, g.ny - 1, g.nx - 1))
     gc = GalerkinCorrection(g, RA, *nodes)
     ab = gc.matrix(f, eta_c, eta_n)
-    ku, k = ab.shape[0] - 1, ab.shape[1]
-    A = np.zeros((k, k))                        # the band, unpacked: ab[ku + i - j, j] = A_ij
-    for i in range(k):
-        for j in range(i, min(k, i + ku + 1)):
-            A[i, j] = A[j, i] = ab[ku + i - j, j]
+    A = dense_from_band(ab)
     wy, wx = hat_weights(nodes[0], g.ny + 1), hat_weights(nodes[1], g.nx + 1)
     psis = []                                   # node by node up the short side, kinds inner
     for _, ay, ax in sorted((gc.node_index(ay, ax), ay, ax)
@@ -252,11 +248,8 @@ def test_banded_solve_matches_a_dense_solve():
     f[0, 1:-1, 1:-1] = np.random.default_rng(6).standard_normal((g.ny - 1, g.nx - 1))
     gc = GalerkinCorrection(g, RA, 4, 13)
     ab = gc.matrix(f, eta_c, eta_n)
-    ku, k = ab.shape[0] - 1, ab.shape[1]
-    A = np.zeros((k, k))
-    for i in range(k):
-        for j in range(i, min(k, i + ku + 1)):
-            A[i, j] = A[j, i] = ab[ku + i - j, j]
+    A = dense_from_band(ab)
+    k = len(A)
     r = np.random.default_rng(7).standard_normal(k)
     keep = np.diag(A) > 0
     assert (~keep).sum() == 2 * 4 + 2 * 13 - 4    # exactly the hats on the walls
