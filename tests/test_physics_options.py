@@ -152,3 +152,19 @@ def test_restart_interpolated_from_a_coarser_run(tmp_path):
     assert T.mean() == pytest.approx(coarse.mean(), abs=0.01)
     # fine cells (2j+1, 2i+1) lie a quarter coarse cell from coarse centre (j, i)
     np.testing.assert_allclose(T[5:11:2, 5:11:2], coarse[2:5, 2:5], atol=0.05)
+
+
+@pytest.mark.parametrize("limits", [(0.0, 0.0), (1e-3, 1e3)])
+def test_the_loops_viscosity_buffers_equal_eq2_bit_for_bit(limits):
+    # physics.ViscosityField (the time loop's, reused buffers) against physics.viscosity
+    # and corner_viscosity: Eq. 2 is written in both, so they must not drift apart.
+    from pymantle.physics import ViscosityField, corner_viscosity, viscosity
+    g = Grid(nx=40, ny=12, aspect=4.0)
+    _, y = g.centres()
+    field = ViscosityField(y, 1e6, 10.0, *limits)
+    for seed in (0, 1):                          # twice: the buffers are reused
+        T = np.random.default_rng(seed).random(g.shape) * 1.2
+        eta_c, eta_n = field(T)
+        want = viscosity(T, y, 1e6, 10.0, *limits)
+        np.testing.assert_array_equal(eta_c, want)
+        np.testing.assert_array_equal(eta_n, corner_viscosity(want))
