@@ -104,7 +104,7 @@ def _add_train(sub):
                     "Data-parallel: torchrun --nproc-per-node K -m pymantle.cli train ...")
     p.add_argument("campaign", help="campaign directory (pymantle campaign) or a training "
                                     "pack (pymantle pack)")
-    p.add_argument("--recipe", default="laptop", help="laptop (default: 40 epochs x 1,024 samples, float32, ~25 min on 2 cores) or paper (the study's: 150 epochs over every selected snapshot, float64)")
+    p.add_argument("--recipe", default="laptop", help="laptop (default: the study's network, 40 epochs x 1,024 samples, float32), buoyancy (the buoyancy-scaled U-net of the shipped model, docs/surrogate.md) or paper (the study's: 150 epochs over every selected snapshot, float64)")
     p.add_argument("--out", default="train", help="output directory (default: train)")
     p.add_argument("--epochs", type=int, help="number of epochs (recipe's default)")
     p.add_argument("--samples-per-epoch", type=int, help="0: all selected snapshots")
@@ -114,15 +114,24 @@ def _add_train(sub):
     p.add_argument("--levels", type=int, help="resolutions (study: 5)")
     p.add_argument("--layers", type=int, help="conv layers per resolution (study: 6)")
     p.add_argument("--padding", choices=("learned", "zeros", "replicate"))
-    p.add_argument("--output", choices=("stream_mac", "stream_colocated", "soft"))
+    p.add_argument("--output", choices=("stream_mac", "stream_colocated", "soft", "projected",
+                                        "faces"),
+                   help="surrogate: stream_mac, stream_colocated or soft; buoyancy: "
+                        "projected, faces or stream_mac")
+    p.add_argument("--lr", type=float, help="initial learning rate (recipe's default)")
     p.add_argument("--no-range-weighting", action="store_true")
     p.add_argument("--no-derivative", action="store_true")
     p.add_argument("--mass", choices=("boundary", "all", "none"))
-    p.add_argument("--network", default="surrogate",
-                   choices=("surrogate", "unet1", "unet2", "unet3", "unet4"),
-                   help="the Stokes surrogate (default) or a whole-step U-net baseline "
-                        "(model.md section 7; --width overrides the variant's base width)")
+    p.add_argument("--network", choices=("surrogate", "buoyancy", "unet1", "unet2", "unet3",
+                                         "unet4"),
+                   help="the study's Stokes surrogate (the laptop and paper recipes' default), "
+                        "the buoyancy-scaled U-net (the buoyancy recipe's) or a whole-step "
+                        "U-net baseline (model.md section 7; --width overrides the variant's "
+                        "base width)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget", type=float,
+                   help="start no new epoch after this many seconds of this call (rerun "
+                        "to go on): equal-budget comparisons of variants")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -323,12 +332,13 @@ def cmd_campaign(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .ml.train import Trainer, TrainConfig
-    if args.network != "surrogate" and (args.layers or args.output):
-        print(f"pymantle train: --layers/--output apply to the surrogate, not {args.network}",
+    from .ml.train import RECIPES, SURROGATES, Trainer, TrainConfig
+    network = args.network or RECIPES.get(args.recipe, {}).get("network", "surrogate")
+    if network not in SURROGATES and (args.layers or args.output):
+        print(f"pymantle train: --layers/--output apply to the surrogates, not {network}",
               file=sys.stderr)
         return 2
-    layers_key = "convs_per_level" if args.network != "surrogate" else "layers_per_level"
+    layers_key = "layers_per_level" if network == "surrogate" else "convs_per_level"
     model = {k: v for k, v in (("width", args.width), ("levels", args.levels),
                                (layers_key, args.layers), ("padding", args.padding),
                                ("output", args.output)) if v is not None}
@@ -337,12 +347,12 @@ def cmd_train(args) -> int:
         args.campaign, args.recipe, out=args.out, epochs=args.epochs,
         samples_per_epoch=args.samples_per_epoch, dtype=args.dtype, seed=args.seed,
         range_weighting=not args.no_range_weighting, derivative=not args.no_derivative,
-        model=model, network=args.network, **({"mass": mass} if args.mass else {}))
+        model=model, network=network, lr=args.lr, **({"mass": mass} if args.mass else {}))
     if args.output == "soft" and not args.mass:
         cfg.mass = "all"
     tr = Trainer(cfg)
     resumed = tr.resume()
-    hist = tr.fit(progress=not args.no_progress)
+    hist = tr.fit(progress=not args.no_progress, budget_s=args.budget)
     if tr.rank == 0:
         last = hist[-1] if hist else {}
         print(f"{'resumed; ' if resumed else ''}{tr.epoch} epochs; best validation loss "

@@ -116,7 +116,15 @@ class SurrogateProvider(VelocityProvider):
         mc = dict(payload["model"]["config"])
         self.dtype = getattr(torch, str(mc.get("dtype", "float64")))
         mc["dtype"] = self.dtype
-        self.model = StokesSurrogate(SurrogateConfig(**mc), aspect=grid.aspect).to(self.dtype)
+        # The buoyancy-scaled U-net takes (T'/a, log eta/eta_f, y) and its own scale every
+        # step (ml/buoyancy.py); the study's network takes 7 channels and the Eq. 4 scale.
+        self.buoyancy = payload["model"].get("class") == "BuoyancyUNet"
+        if self.buoyancy:
+            from .ml.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+            self.model = BuoyancyUNet(BuoyancyUNetConfig(**mc), aspect=grid.aspect)
+        else:
+            self.model = StokesSurrogate(SurrogateConfig(**mc), aspect=grid.aspect)
+        self.model.to(self.dtype)
         self.model.load_state_dict(payload["state_dict"])
         self.model.eval()
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -145,10 +153,11 @@ class SurrogateProvider(VelocityProvider):
             self.model.to(memory_format=torch.channels_last)
         n = payload["normalisation"]
         norm = InputNormalisation(tuple(n["q"]), tuple(n["log_gamma"]), tuple(n["log_beta"]))
-        scaling = VelocityScaling.from_dict(payload["scaling"])
+        scaling = None if self.buoyancy else VelocityScaling.from_dict(payload["scaling"])
         self.physics = physics
         self.params = norm.params(physics["q"], physics["gamma"], physics["beta"])
-        self.scale = float(scaling.scale(physics["q"], physics["gamma"], physics["beta"])[0])
+        self.scale = (None if self.buoyancy else
+                      float(scaling.scale(physics["q"], physics["gamma"], physics["beta"])[0]))
         self.grid = grid
         self.x, self.y = grid.centres()
         self.p = np.zeros(grid.shape)
@@ -170,7 +179,10 @@ class SurrogateProvider(VelocityProvider):
         # Mixed precision (GPU only; on the CPU the model's dtype is used as is)
         self.autocast = getattr(torch, autocast) if cuda and autocast != "none" else None
         self._pending = None                            # step of a prefetch in flight
-        if cuda:
+        # The pipelined GPU path (device-side inputs, CUDA graph) serves the study's
+        # network; the buoyancy U-net's inputs need whole-field means, built on the host.
+        self.gpu_pipeline = cuda and not self.buoyancy
+        if self.gpu_pipeline:
             self._done = torch.cuda.Event()
             self._setup_device_inputs()
             if os.environ.get("PYMANTLE_CUDA_GRAPH", "1") != "0":
@@ -263,23 +275,27 @@ class SurrogateProvider(VelocityProvider):
         """The network on the host, into the block not handed out last."""
         import torch
         from .ml.data import input_channels
-        x = torch.from_numpy(input_channels(T, eta_c, self.x, self.y, self.params))
-        x = x[None].to(self.device, self.dtype)
+        if self.buoyancy:
+            from .ml.buoyancy import buoyancy_inputs
+            inputs, scale = buoyancy_inputs(T, eta_c, self.y, self.physics["ra"])
+        else:
+            inputs, scale = input_channels(T, eta_c, self.x, self.y, self.params), self.scale
+        x = torch.from_numpy(inputs)[None].to(self.device, self.dtype)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         self._slot = 1 - self._slot
         u_t, v_t = self._tviews[self._slot]
         with torch.inference_mode():
             u, v = self.model(x)
-            u_t.copy_(u[0, 0].mul_(self.scale))
-            v_t.copy_(v[0, 0].mul_(self.scale))
+            u_t.copy_(u[0, 0].mul_(scale))
+            v_t.copy_(v[0, 0].mul_(scale))
 
     def prefetch(self, step, T):
         # Idempotent per step: the loop asks at the end of a step for the next one and
         # again at the top of that step, with the same T.
         if self._pending == step:
             return
-        if self.device.type == "cuda":
+        if self.gpu_pipeline:
             self._launch(T)
         else:                        # at once, with the loop's viscosity law (bit-identical)
             from .physics import viscosity
@@ -290,12 +306,12 @@ class SurrogateProvider(VelocityProvider):
 
     def velocities(self, step, T, eta_c, eta_n):
         if self._pending != step:                       # not prefetched
-            if self.device.type == "cuda":              # eta_c is rebuilt on the device
+            if self.gpu_pipeline:                       # eta_c is rebuilt on the device
                 self._launch(T)
             else:
                 self._forward_cpu(T, eta_c)
         self._pending = None
-        if self.device.type == "cuda":
+        if self.gpu_pipeline:
             self._done.synchronize()                    # the download has landed
         self.u, self.v = self._views[self._slot]
         return self.u, self.v, self.p, 0

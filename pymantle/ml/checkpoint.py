@@ -10,7 +10,8 @@ torch.load(weights_only=True) (no pickled code runs):
     scaling    the Eq. 4 coefficients and headroom
     training   free-form provenance (campaign, epochs, losses)
     state_dict the weights
-    sha256     digest of the weights: a tampered or truncated file is refused
+    sha256     digest of everything above (format version 2; version 1 covered the weights
+               only): altered weights or metadata, or a truncated file, are refused
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 FORMAT = "pymantle-surrogate"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class ModelFileError(ValueError):
@@ -41,6 +42,20 @@ def weights_digest(state_dict) -> str:
     return h.hexdigest()
 
 
+def payload_digest(payload: dict) -> str:
+    """SHA-256 of a model file's metadata (canonical JSON) and weights, without "sha256"."""
+    meta = {k: v for k, v in payload.items() if k not in ("state_dict", "sha256")}
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
+    h.update(weights_digest(payload["state_dict"]).encode())
+    return h.hexdigest()
+
+
+def recorded_digest_matches(payload: dict) -> bool:
+    if payload["format_version"] < 2:               # version 1: the weights only
+        return weights_digest(payload["state_dict"]) == payload["sha256"]
+    return payload_digest(payload) == payload["sha256"]
+
+
 def save_model(path, state_dict, *, model: dict, grid: dict, normalisation: dict,
                scaling: dict, training: dict | None = None) -> Path:
     """Write a model file atomically (temporary file + rename)."""
@@ -54,7 +69,7 @@ def save_model(path, state_dict, *, model: dict, grid: dict, normalisation: dict
         "scaling": plain(scaling), "training": plain(training or {}),
         "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
     }
-    payload["sha256"] = weights_digest(payload["state_dict"])
+    payload["sha256"] = payload_digest(payload)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name)
@@ -72,7 +87,10 @@ _REQUIRED = ("format", "format_version", "model", "grid", "normalisation", "scal
              "state_dict", "sha256")
 
 
-CLASSES = {"StokesSurrogate": "Stokes surrogate", "UNet": "whole-step U-net baseline"}
+CLASSES = {"StokesSurrogate": "Stokes surrogate", "BuoyancyUNet": "Stokes surrogate",
+           "UNet": "whole-step U-net baseline"}
+#: The model classes that replace the Stokes solve (what `&stokes model` may name).
+STOKES_SURROGATES = ("StokesSurrogate", "BuoyancyUNet")
 
 
 def load_model_file(path, expect_grid: dict | None = None, expect_class: str | None = None) -> dict:
@@ -95,11 +113,12 @@ def load_model_file(path, expect_grid: dict | None = None, expect_class: str | N
     if payload["format_version"] > FORMAT_VERSION:
         raise ModelFileError(f"model file {str(path)!r} has format version "
                              f"{payload['format_version']}; this pymantle reads <= {FORMAT_VERSION}")
-    if weights_digest(payload["state_dict"]) != payload["sha256"]:
-        raise ModelFileError(f"model file {str(path)!r}: weights do not match their recorded "
-                             "SHA-256 (file tampered with or corrupted)")
+    if not recorded_digest_matches(payload):
+        raise ModelFileError(f"model file {str(path)!r}: weights or metadata do not match "
+                             "their recorded SHA-256 (file tampered with or corrupted)")
     cls = payload["model"].get("class", "StokesSurrogate")
-    if expect_class is not None and cls != expect_class:
+    allowed = STOKES_SURROGATES if expect_class in STOKES_SURROGATES else (expect_class,)
+    if expect_class is not None and cls not in allowed:
         raise ModelFileError(f"model file {str(path)!r} holds a {CLASSES.get(cls, cls)} "
                              f"({cls}), not a {CLASSES.get(expect_class, expect_class)}")
     g = payload["grid"]

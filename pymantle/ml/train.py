@@ -37,7 +37,14 @@ RECIPES = {
     # round-off (~1e-7 relative) and flux-form advection conserves heat regardless
     "laptop": dict(epochs=40, milestones=(14, 24, 30, 35), samples_per_epoch=1024,
                    first=200, later=800, dtype="float32"),
+    # the buoyancy-scaled U-net (buoyancy_unet.py): its own loss (relative L2), float32
+    "buoyancy": dict(network="buoyancy", epochs=60, milestones=(30, 40, 50, 55),
+                     samples_per_epoch=2048, first=200, later=800, dtype="float32",
+                     lr=2e-3),
 }
+#: Networks the trainer builds: the study's surrogate, the buoyancy-scaled U-net and the
+#: U-net baselines of the time step (unet1..unet4).
+SURROGATES = ("surrogate", "buoyancy")
 
 
 @dataclass
@@ -99,11 +106,14 @@ class Trainer:
         self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
                                    if torch.cuda.is_available() else "cpu")
         self.dtype = _torch_dtype(cfg.dtype)
-        self.is_unet = cfg.network != "surrogate"
+        self.is_unet = cfg.network not in SURROGATES
+        self.is_buoyancy = cfg.network == "buoyancy"
         if self.is_unet and cfg.network not in UNET_VARIANTS:
-            raise ValueError(f"network {cfg.network!r}: allowed surrogate, "
+            raise ValueError(f"network {cfg.network!r}: allowed {', '.join(SURROGATES)}, "
                              f"{', '.join(UNET_VARIANTS)}")
-        if is_pack(cfg.campaign):       # a training pack (pymantle pack): torch alone suffices
+        if self.is_buoyancy:
+            self._buoyancy_data()
+        elif is_pack(cfg.campaign):       # a training pack (pymantle pack): torch alone suffices
             kind = PackStepDataset if self.is_unet else PackDataset
             self.train_ds = kind(cfg.campaign, "train")
             self.val_ds = kind(cfg.campaign, "cv")
@@ -135,6 +145,10 @@ class Trainer:
         if self.is_unet:
             mcfg = UNetConfig.for_variant(cfg.network, **{**cfg.model, "dtype": self.dtype})
             self.model = UNet(mcfg, aspect=self.aspect)
+        elif self.is_buoyancy:
+            from .buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+            mcfg = BuoyancyUNetConfig(**{**cfg.model, "dtype": self.dtype})
+            self.model = BuoyancyUNet(mcfg, aspect=self.aspect)
         else:
             mcfg = SurrogateConfig(**{**cfg.model, "dtype": self.dtype})
             self.model = StokesSurrogate(mcfg, aspect=self.aspect)
@@ -154,6 +168,22 @@ class Trainer:
         self.best = float("inf")
         self.transient = [k for k, (_, s) in enumerate(self.train_ds.items)
                           if s < cfg.transient_snapshots]
+
+    def _buoyancy_data(self):
+        """The buoyancy-scaled U-net's data: each snapshot with its own scale (no Eq. 4
+        fit), the training split with its x-mirror images."""
+        from .buoyancy_unet import BuoyancySnapshotDataset
+        from .pack import is_pack
+        c = self.cfg
+        if is_pack(c.campaign):
+            raise ValueError("network 'buoyancy' trains on a campaign directory, not a pack")
+        np_dtype = np.float32 if c.dtype == "float32" else np.float64
+        self.train_ds = BuoyancySnapshotDataset(c.campaign, "train", c.first, c.later, c.seed,
+                                                dtype=np_dtype, mirror=True)
+        self.val_ds = BuoyancySnapshotDataset(c.campaign, "cv", c.first, c.later, c.seed,
+                                              dtype=np_dtype, mirror=False)
+        self.scaling = None
+        self.aspect = float(self.train_ds._files._dataset(self.train_ds.items[0][0]).aspect)
 
     # -- batches ------------------------------------------------------------------------
     def batches(self, epoch: int) -> list[list[int]]:
@@ -192,6 +222,9 @@ class Trainer:
             return unet_loss(self.net(x), targets, self.dx, self.dy,
                              self.model_config.with_tricks, **kw)
         up, vp = self.net(x)
+        if self.is_buoyancy:
+            from .buoyancy_unet import relative_l2_loss
+            return relative_l2_loss(up, vp, *targets)
         return surrogate_loss(up, vp, *targets, self.dx, self.dy, **kw)
 
     # -- checkpoints --------------------------------------------------------------------
@@ -237,14 +270,20 @@ class Trainer:
         from .checkpoint import save_model
         return save_model(
             path, self.model.state_dict(),
-            model={"class": "UNet" if self.is_unet else "StokesSurrogate",
-                   "config": _plain(self.model_config)},
+            model={"class": self.model_class, "config": _plain(self.model_config)},
             grid={"nx": int(self.nx), "ny": int(self.ny), "aspect": self.aspect},
             normalisation=self.train_ds.normalisation.to_dict(),
-            scaling=self.scaling.to_dict(),
+            scaling=({"kind": "buoyancy"} if self.is_buoyancy else self.scaling.to_dict()),
             training={"campaign": str(self.cfg.campaign), "epochs": self.epoch,
                       "recipe": self.cfg.recipe, "best_val_loss": self.best,
+                      "samples_seen": int(sum(h["samples"] for h in self.history)),
+                      "variant": self.cfg.network,
                       "config": json.dumps(dataclasses.asdict(self.cfg))})
+
+    @property
+    def model_class(self) -> str:
+        return {"buoyancy": "BuoyancyUNet", "surrogate": "StokesSurrogate"}.get(
+            self.cfg.network, "UNet")
 
     # -- the loop -----------------------------------------------------------------------
     def validate(self) -> float:
