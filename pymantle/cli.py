@@ -170,8 +170,12 @@ def _add_evaluate(sub):
                         "'galerkin' without memory), surrogate-galerkin-memory (with "
                         "memory), galerkin (the correction with no network: a coarse "
                         "Galerkin solve, the non-ML baseline), galerkin-refresh and "
-                        "surrogate-galerkin-refresh (galerkin and surrogate-galerkin-memory "
-                        "with a direct solve every --skip steps)")
+                        "surrogate-galerkin-refresh, surrogate-refresh (galerkin, "
+                        "surrogate-galerkin-memory and surrogate with a direct solve every "
+                        "--skip steps), surrogate-guard, galerkin-guard (a direct solve "
+                        "wherever the residual exceeds --guard-tol)")
+    p.add_argument("--guard-tol", type=float, default=0.1,
+                   help="&stokes guard_tol of the *-guard providers (default 0.1)")
     p.add_argument("--split", default="test")
     p.add_argument("--sims", type=_int_list,
                    help="comma list of simulation numbers (instead of --split)")
@@ -392,7 +396,8 @@ def cmd_evaluate(args) -> int:
               f"{div[len(div) // 2] if div else 'none'}; table: {args.out}/unet.md")
         return 0
     res = evaluate(args.campaign, args.out, tuple(args.providers.split(",")), args.split,
-                   args.sims, args.end_time, args.max_steps, args.model, args.skip)
+                   args.sims, args.end_time, args.max_steps, args.model, args.skip,
+                   guard_tol=args.guard_tol)
     print(open(f"{args.out}/results.md").read(), end="")
     print(f"{len(res)} runs; tables and figures in {args.out}/")
     return 0

@@ -165,6 +165,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                "every N-th step; a Galerkin memory (solver = 'galerkin', or "
                                "correction = 'galerkin') carries its flow into the steps "
                                "between (0: never; not in the study)"),
+        "guard_tol": Field(float, 0.0, _range(0.0, 1e6), "0 (off) or > 0",
+                           "solver = 'surrogate' or 'galerkin': a step whose velocities leave "
+                           "a relative curl of the momentum residual above this takes a "
+                           "direct solve instead (stokes_residual.py; 0: no guard; not in "
+                           "the study)"),
         "correction": Field(str, "none", _choice("none", "galerkin"), "one of none, galerkin",
                             "surrogate only: 'galerkin' replaces the network's velocities by "
                             "the Stokes solution within a few hundred divergence-free fields "

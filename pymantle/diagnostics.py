@@ -31,6 +31,10 @@ HISTORY_FIELDS = {
     "heating": "internal heating rate Q(t)",
     "dt": "time step",
     "stokes_iterations": "Krylov iterations of the Stokes solve (-1: velocities reused)",
+    "stokes_residual": "relative curl of the momentum residual of the provider's velocities "
+                       "before the guard (&stokes guard_tol; NaN: no guard)",
+    "direct_solve": "1 where the step's velocities came from a Stokes solve, 0 where a "
+                    "network, a Galerkin solve or a skipped step gave them",
 }
 
 

@@ -11,14 +11,18 @@ velocity provider runs to the same end time:
     surrogate-galerkin, surrogate-galerkin-memory
                 the CNN's flow Galerkin-corrected, without and with memory
     galerkin    the same correction with no network (the hats and the memory)
-    galerkin-refresh, surrogate-galerkin-refresh
-                galerkin, or surrogate-galerkin-memory, with the direct solver every `skip`
-                steps: as many solves as the momentum-skip baseline, the provider between
+    galerkin-refresh, surrogate-galerkin-refresh, surrogate-refresh
+                galerkin, surrogate-galerkin-memory or the CNN with the direct solver every
+                `skip` steps: as many solves as the momentum-skip baseline
+    surrogate-guard, galerkin-guard
+                the CNN or galerkin with &stokes guard_tol = `guard_tol`: a direct solve
+                wherever the pressure-free residual exceeds it (stokes_residual.py)
 
 and is compared with the reference: MAE of the horizontally averaged temperature profile
 late in the run (time mean over the last `late` fraction of the snapshots), MAE of the
 mean-temperature time series (on the reference's times), Pearson correlation of the final
-T, u and v fields, final Nu and Vrms, and the wall-clock speed-up at equal simulated time.
+T, u and v fields, final Nu and Vrms, the fraction of steps solved directly, and the
+wall-clock speed-up at equal simulated time.
 Writes results.csv, results.md and PNG figures (final fields side by side, profiles, time
 series) into the output directory.
 """
@@ -33,9 +37,27 @@ import numpy as np
 from . import config as _config
 from .config import ConfigError
 
-PROVIDERS = ("direct", "skip", "iterative", "lagged", "surrogate", "surrogate-galerkin",
-             "surrogate-galerkin-memory", "galerkin", "galerkin-refresh",
-             "surrogate-galerkin-refresh")
+#: The evaluation's providers: the &stokes settings of each ("SKIP" and "GUARD" stand for
+#: the --skip interval and the --guard-tol tolerance of the call).
+PROVIDER_SETTINGS = {
+    "direct": {"solver": "direct"},
+    "skip": {"solver": "direct", "every": "SKIP"},
+    "iterative": {"solver": "iterative"},
+    "lagged": {"solver": "lagged"},
+    "surrogate": {"solver": "surrogate"},
+    "surrogate-galerkin": {"solver": "surrogate", "correction": "galerkin",
+                           "correction_memory": False},
+    "surrogate-galerkin-memory": {"solver": "surrogate", "correction": "galerkin",
+                                  "correction_memory": True},
+    "galerkin": {"solver": "galerkin"},
+    "galerkin-refresh": {"solver": "galerkin", "refresh_every": "SKIP"},
+    "surrogate-galerkin-refresh": {"solver": "surrogate", "correction": "galerkin",
+                                   "correction_memory": True, "refresh_every": "SKIP"},
+    "surrogate-refresh": {"solver": "surrogate", "refresh_every": "SKIP"},
+    "surrogate-guard": {"solver": "surrogate", "guard_tol": "GUARD"},
+    "galerkin-guard": {"solver": "galerkin", "guard_tol": "GUARD"},
+}
+PROVIDERS = tuple(PROVIDER_SETTINGS)
 
 
 @dataclass
@@ -49,7 +71,8 @@ class RunSpec:
 
 def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Path,
                     end_time: float, max_steps: int, model: str | None, skip: int,
-                    snapshot_every: int, grid_preset: str) -> _config.Config:
+                    snapshot_every: int, grid_preset: str,
+                    guard_tol: float = 0.1) -> _config.Config:
     cfg = _config.Config({g: dict(v) for g, v in base.items()})
     cfg["grid"]["preset"] = grid_preset
     ph = cfg["physics"]
@@ -57,17 +80,11 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     cfg["initial"]["kind"], cfg["initial"]["seed"] = "hot", spec.sim
     tm = cfg["time"]
     tm["end_time"], tm["max_steps"], tm["stat_window"] = end_time, max_steps, 0.0
-    st = cfg["stokes"]
-    st["solver"], st["every"] = ("direct", skip) if provider == "skip" else (provider, 1)
-    if provider.endswith("-refresh"):
-        st["refresh_every"] = skip
-    if provider == "galerkin-refresh":
-        st["solver"] = "galerkin"
-    if provider.startswith("surrogate"):
-        st["solver"], st["model"] = "surrogate", model or ""
-        if "galerkin" in provider:       # (the plain surrogate keeps the defaults)
-            st["correction"] = "galerkin"
-            st["correction_memory"] = provider.endswith(("-memory", "-refresh"))
+    values = {"SKIP": skip, "GUARD": guard_tol}
+    cfg["stokes"].update({k: values.get(v, v) if isinstance(v, str) else v
+                          for k, v in PROVIDER_SETTINGS[provider].items()})
+    if cfg["stokes"]["solver"] == "surrogate":
+        cfg["stokes"]["model"] = model or ""
     o = cfg["output"]
     o["directory"] = str(out / f"{spec.label}-{provider}")
     o["plots"], o["progress"] = False, False
@@ -105,6 +122,8 @@ def compare(ref, ds, late: float = 0.5) -> dict:
             "Nu_top": float(ds["Nu_top"][-1]), "Vrms": float(ds["Vrms"][-1]),
             "dissipation_over_work": dissipation_over_work(ds),
             "steps": int(ds.sizes["step"]), "wall_time": float(ds.attrs.get("wall_time", np.nan)),
+            "direct_fraction": (float(ds["direct_solve"].mean()) if "direct_solve" in ds
+                                else float("nan")),
             "status": str(ds.attrs.get("status", "?"))}
 
 
@@ -142,7 +161,7 @@ def campaign_specs(campaign_dir, split="test", sims=None) -> tuple[list[RunSpec]
 def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surrogate"),
              split="test", sims=None, end_time=0.05, max_steps=10**6, model=None, skip=100,
              snapshot_every=50, base: _config.Config | None = None, specs=None,
-             grid_preset=None, modify=None, echo=print) -> list[dict]:
+             grid_preset=None, modify=None, echo=print, guard_tol=0.1) -> list[dict]:
     """Run every provider for every spec (default: the campaign's test split) and compare
     each with the direct solver. `modify(cfg)` adjusts each run's configuration (the
     unseen scenarios use it)."""
@@ -168,7 +187,7 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
         runs = {}
         for prov in ("direct", *[p for p in providers if p != "direct"]):
             cfg = provider_config(base, spec, prov, out, end_time, max_steps, model, skip,
-                                  snapshot_every, grid_preset)
+                                  snapshot_every, grid_preset, guard_tol)
             if modify is not None:
                 modify(cfg)
             done = _finished_run(cfg)
@@ -357,8 +376,8 @@ def scenario(name, campaign_dir, model, out=None, sims=None, end_time=0.05, max_
 
 def write_tables(results, out: Path):
     keys = ["sim", "Q", "gamma", "beta", "provider", "status", "steps", "wall_time", "speedup",
-            "profile_mae", "mean_T_mae", "corr_T", "corr_u", "corr_v", "Nu_top", "Vrms",
-            "dissipation_over_work"]
+            "direct_fraction", "profile_mae", "mean_T_mae", "corr_T", "corr_u", "corr_v",
+            "Nu_top", "Vrms", "dissipation_over_work"]
     _write_table(results, keys, out / "results")
 
 

@@ -29,6 +29,12 @@ class VelocityProvider:
     def velocities(self, step: int, T, eta_c, eta_n):
         raise NotImplementedError
 
+    #: The guard's residual of this step's velocities (GuardedProvider; NaN: not checked).
+    last_residual = float("nan")
+    #: Whether this step's velocities came from a Stokes solve (the history's direct_solve:
+    #: how many solves a hybrid or skipping run made).
+    solved = False
+
     def restore(self, u, v, p):
         """Hand the provider the velocities of a checkpoint (previous solution)."""
 
@@ -46,6 +52,8 @@ class StokesProvider(VelocityProvider):
         from .stokes import StokesSolver   # PETSc and the kernels: not needed by the CNN
         self.solver = StokesSolver(grid, method=method, comm=comm, **solver_kw)
         self._guess = None
+
+    solved = True
 
     def velocities(self, step, T, eta_c, eta_n):
         res = self.solver.solve(eta_c, eta_n, face_buoyancy(T, self.ra),
@@ -72,7 +80,8 @@ class SkipProvider(VelocityProvider):
         self._last = None
 
     def velocities(self, step, T, eta_c, eta_n):
-        if self._last is None or step % self.every == 0:
+        self.solved = self._last is None or step % self.every == 0
+        if self.solved:
             u, v, p, its = self.inner.velocities(step, T, eta_c, eta_n)
             self._last = (u, v, p)
             return u, v, p, its
@@ -386,7 +395,10 @@ class WarmupProvider(VelocityProvider):
 
     def velocities(self, step, T, eta_c, eta_n):
         if not self._full(step):
-            return self.then.velocities(step, T, eta_c, eta_n)
+            out = self.then.velocities(step, T, eta_c, eta_n)
+            self.last_residual, self.solved = self.then.last_residual, self.then.solved
+            return out
+        self.last_residual, self.solved = float("nan"), True
         u, v, p, its = self.warm.velocities(step, T, eta_c, eta_n)
         self.then.restore(u, v, p)          # the last flow, for a provider that keeps it
         return u, v, p, its
@@ -401,6 +413,47 @@ class WarmupProvider(VelocityProvider):
     def close(self):
         self.warm.close()
         self.then.close()
+
+
+class GuardedProvider(VelocityProvider):
+    """Another provider's velocities, checked every step by the pressure-free residual of
+    stokes_residual.py; a step whose residual exceeds `tol` takes the direct solve
+    instead, and the inner provider is handed that solution (a Galerkin memory restarts
+    from it). `last_residual` is the inner provider's residual at the latest step (the
+    history's stokes_residual) and `fallbacks` counts the direct solves it caused."""
+
+    def __init__(self, inner: VelocityProvider, direct: VelocityProvider, grid: Grid,
+                 ra: float, tol: float):
+        from .stokes_residual import MomentumCurlResidual
+        self.inner, self.direct, self.tol = inner, direct, tol
+        self.residual = MomentumCurlResidual(grid, ra)
+        self.name = f"{inner.name}-guard"
+        self.last_residual = float("nan")
+        self.fallbacks = 0
+
+    def prefetch(self, step, T):
+        self.inner.prefetch(step, T)
+
+    def velocities(self, step, T, eta_c, eta_n):
+        u, v, p, its = self.inner.velocities(step, T, eta_c, eta_n)
+        self.last_residual = self.residual(T, u, v, eta_c, eta_n)
+        self.solved = self.last_residual > self.tol
+        if self.solved:
+            u, v, p, its = self.direct.velocities(step, T, eta_c, eta_n)
+            self.inner.restore(u, v, p)
+            self.fallbacks += 1
+        return u, v, p, its
+
+    def restore(self, u, v, p):
+        self.inner.restore(u, v, p)
+        self.direct.restore(u, v, p)
+
+    def force_refresh(self):
+        self.direct.force_refresh()
+
+    def close(self):
+        self.inner.close()
+        self.direct.close()
 
 
 def shipped_model(grid: Grid) -> str:
@@ -426,12 +479,17 @@ def _correction_nodes(st: dict, grid: Grid) -> int:
 
 
 def _warm(cfg: Config, grid: Grid, then: VelocityProvider, comm) -> VelocityProvider:
-    """`then` after the configured direct warm-up steps (the study: 2)."""
+    """`then`, guarded if &stokes guard_tol > 0, after the configured direct warm-up steps
+    (the study: 2); the warm-up, the refreshes and the guard share one direct solver."""
     st = cfg["stokes"]
-    if st["warmup_steps"] == 0 and st["refresh_every"] == 0:
+    if st["warmup_steps"] == 0 and st["refresh_every"] == 0 and st["guard_tol"] == 0:
         return then
     direct = StokesProvider(grid, cfg["physics"]["ra"], "direct", comm=comm,
                             petsc_options=st["petsc_options"])
+    if st["guard_tol"] > 0:
+        then = GuardedProvider(then, direct, grid, cfg["physics"]["ra"], st["guard_tol"])
+    if st["warmup_steps"] == 0 and st["refresh_every"] == 0:
+        return then
     return WarmupProvider(direct, then, st["warmup_steps"], st["refresh_every"])
 
 
@@ -448,6 +506,9 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
         raise ConfigError(f"&stokes refresh_every = {st['refresh_every']}: applies to solver = "
                           "'surrogate' or 'galerkin' only (allowed here: 0; a Stokes solver "
                           "skips solves with every = N)")
+    if st["guard_tol"] and method not in ("surrogate", "galerkin"):
+        raise ConfigError(f"&stokes guard_tol = {st['guard_tol']}: applies to solver = "
+                          "'surrogate' or 'galerkin' only (allowed here: 0)")
     if st["every"] > 1 and method in ("surrogate", "galerkin"):
         raise ConfigError(f"&stokes every = {st['every']}: applies to the Stokes solvers only "
                           f"(allowed with solver = '{method}': 1; refresh_every = N runs the "

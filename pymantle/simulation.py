@@ -320,7 +320,9 @@ class Simulation:
 
     def _record(self, hist, d, n, t, dt, its):
         """Append the diagnostics d of step n (at time t, step length dt) to the history."""
-        d.update(heating=self._heating(t), dt=dt, stokes_iterations=its)
+        d.update(heating=self._heating(t), dt=dt, stokes_iterations=its,
+                 stokes_residual=getattr(self.provider, "last_residual", float("nan")),
+                 direct_solve=float(getattr(self.provider, "solved", False)))
         hist["step"].append(n)
         hist["time"].append(t)
         for k in HISTORY_FIELDS:
