@@ -86,7 +86,8 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     if cfg["stokes"]["solver"] == "surrogate":
         cfg["stokes"]["model"] = model or ""
     o = cfg["output"]
-    o["directory"] = str(out / f"{spec.label}-{provider}")
+    tag = f"-{guard_tol:g}" if "guard_tol" in PROVIDER_SETTINGS[provider] else ""
+    o["directory"] = str(out / f"{spec.label}-{provider}{tag}")
     o["plots"], o["progress"] = False, False
     o["snapshot_every"], o["checkpoint_every"] = snapshot_every, 10**9
     return cfg

@@ -10,7 +10,7 @@ C G = 0, so
 
 is zero for the Stokes solution whatever its pressure, needs no pressure at all (the
 network predicts none), and grows with the part of w that violates momentum balance.
-It costs one assembly of the operator's rows (Fortran, O(N)) and one sparse product.
+It costs a few array passes (matrix-free, below).
 `&stokes guard_tol` sends a step whose rho exceeds the tolerance to the direct solver
 (providers.GuardedProvider). The normalisation by |C b| (the driving's own curl) makes
 rho comparable between a near-conductive start and a vigorous plume.
@@ -18,46 +18,47 @@ rho comparable between a near-conductive start and a vigorous plume.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from .config import ConfigError
 from .grid import Grid
-from .physics import face_buoyancy
-from .stokes import StokesOperator
 
 
 class MomentumCurlResidual:
-    """rho(w) of the module docstring, for one uniform grid and Rayleigh number."""
+    """rho(w) of the module docstring, for one uniform grid and Rayleigh number.
+
+    K w is applied matrix-free, stress by stress, exactly as stokes_assembly.f90 writes
+    the momentum rows (normal stresses 2 eta_c du/dx at the centres, shear stresses
+    eta_n (du/dy + dv/dx) at the interior corners, zero on the wall corners: free slip);
+    tests/test_stokes_guard.py holds it equal to the assembled operator. At 126x504 that
+    is a few array passes instead of an O(N) assembly and a sparse product."""
 
     def __init__(self, grid: Grid, ra: float):
         if not grid.uniform:
             raise ConfigError(f"&stokes guard_tol: needs a uniform grid (refine_walls = 0); "
                               f"this one has refine_walls = {grid.refine}")
         self.grid, self.ra = grid, float(ra)
-        self.op = StokesOperator(grid, pin=False)
-        self.nu = (grid.nx + 1) * grid.ny
-        self.nv = grid.nx * (grid.ny + 1)
-        self._x = np.zeros(self.op.nrows)
-
-    def curl(self, ru, rv):
-        """C r at the interior corners (ny-1, nx-1) from face residuals r_u, r_v."""
-        g = self.grid
-        return ((ru[1:, 1:-1] - ru[:-1, 1:-1]) / (1.0 / g.ny)
-                - (rv[1:-1, 1:] - rv[1:-1, :-1]) / g.dx)
+        self.dx, self.dy = grid.dx, 1.0 / grid.ny
+        self._sxy = np.zeros((grid.ny + 1, grid.nx + 1))
 
     def momentum_residual(self, T, u, v, eta_c, eta_n):
-        """(r_u, r_v) = K w - b on the faces, with p = 0."""
-        kc, bscale = self.op.scales(eta_c)
-        indptr, indices, vals = self.op.csr(eta_c, eta_n, kc, bscale)
-        rows = self.nu + self.nv
-        K = sp.csr_matrix((vals, indices, indptr), shape=(self.op.nrows, self.op.nrows))[:rows]
-        self._x[:self.nu] = u.ravel()
-        self._x[self.nu:rows] = v.ravel()
-        r = K @ self._x - self.op.rhs(face_buoyancy(T, self.ra))[:rows]
-        return r[:self.nu].reshape(self.grid.u_shape), r[self.nu:].reshape(self.grid.v_shape)
+        """(r_u, r_v) = K w - b on the interior faces, with p = 0: (ny, nx-1), (ny-1, nx)."""
+        dx, dy = self.dx, self.dy
+        sxx = 2.0 * eta_c * (u[:, 1:] - u[:, :-1]) / dx
+        syy = 2.0 * eta_c * (v[1:] - v[:-1]) / dy
+        sxy = self._sxy
+        sxy[1:-1, 1:-1] = eta_n[1:-1, 1:-1] * ((u[1:, 1:-1] - u[:-1, 1:-1]) / dy
+                                               + (v[1:-1, 1:] - v[1:-1, :-1]) / dx)
+        ru = -(sxx[:, 1:] - sxx[:, :-1]) / dx - (sxy[1:, 1:-1] - sxy[:-1, 1:-1]) / dy
+        rv = -(syy[1:] - syy[:-1]) / dy - (sxy[1:-1, 1:] - sxy[1:-1, :-1]) / dx
+        rv -= self.ra * 0.5 * (T[:-1] + T[1:])          # the buoyancy, interior v faces
+        return ru, rv
+
+    def curl(self, ru, rv):
+        """C r at the interior corners (ny-1, nx-1) from the interior-face residuals."""
+        return (ru[1:] - ru[:-1]) / self.dy - (rv[:, 1:] - rv[:, :-1]) / self.dx
 
     def __call__(self, T, u, v, eta_c, eta_n) -> float:
         ru, rv = self.momentum_residual(T, u, v, eta_c, eta_n)
-        drive = np.linalg.norm(self.curl(np.zeros(self.grid.u_shape),
-                                         -face_buoyancy(T, self.ra)))
-        return float(np.linalg.norm(self.curl(ru, rv)) / max(drive, 1e-300))
+        buoy = self.ra * 0.5 * (T[:-1] + T[1:])
+        drive = np.sqrt(np.sum(np.square((buoy[:, 1:] - buoy[:, :-1]) / self.dx)))
+        return float(np.sqrt(np.sum(np.square(self.curl(ru, rv)))) / max(drive, 1e-300))

@@ -76,3 +76,21 @@ def test_guard_needs_a_provider_that_can_be_wrong(tmp_path):
     with pytest.raises(ConfigError, match="guard_tol = 0.1: applies to solver = 'surrogate' "
                                           "or 'galerkin' only"):
         make_provider(cfg, CI)
+
+
+def test_matrix_free_momentum_rows_equal_the_assembled_operator():
+    """K w - b of the residual, against the momentum rows of stokes_assembly.f90's CSR."""
+    import scipy.sparse as sp
+    from pymantle.physics import face_buoyancy
+    from pymantle.stokes import StokesOperator
+    T, eta, eta_n = _state(seed=4)
+    u, v = stream_velocities(CI, seed=5)
+    op = StokesOperator(CI, pin=False)
+    kc, bscale = op.scales(eta)
+    A = sp.csr_matrix(op.csr(eta, eta_n, kc, bscale)[::-1], shape=(op.nrows, op.nrows))
+    x = np.concatenate([u.ravel(), v.ravel(), np.zeros(CI.nx * CI.ny)])
+    r_u, r_v, _ = op.split(A @ x - op.rhs(face_buoyancy(T, 2.5)))
+    ru, rv = MomentumCurlResidual(CI, 2.5).momentum_residual(T, u, v, eta, eta_n)
+    scale = np.abs(r_u).max()
+    np.testing.assert_allclose(ru, r_u[:, 1:-1], rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(rv, r_v[1:-1, :], rtol=0, atol=1e-12 * scale)

@@ -37,7 +37,7 @@ OUTPUTS = ("projected", "faces", "stream_mac")
 
 @dataclass
 class BuoyancyUNetConfig:
-    width: int = 8                 # channels at the finest level, doubled per level
+    width: int = 16                # channels at the finest level, doubled per level
     levels: int = 5
     convs_per_level: int = 2
     kernel_size: int = 3

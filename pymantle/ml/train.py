@@ -38,7 +38,7 @@ RECIPES = {
     "laptop": dict(epochs=40, milestones=(14, 24, 30, 35), samples_per_epoch=1024,
                    first=200, later=800, dtype="float32"),
     # the buoyancy-scaled U-net (buoyancy_unet.py): its own loss (relative L2), float32
-    "buoyancy": dict(network="buoyancy", epochs=60, milestones=(30, 40, 50, 55),
+    "buoyancy": dict(network="buoyancy", epochs=80, milestones=(40, 55, 65, 75),
                      samples_per_epoch=2048, first=200, later=800, dtype="float32",
                      lr=2e-3),
 }
