@@ -86,7 +86,10 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     if cfg["stokes"]["solver"] == "surrogate":
         cfg["stokes"]["model"] = model or ""
     o = cfg["output"]
-    tag = f"-{guard_tol:g}" if "guard_tol" in PROVIDER_SETTINGS[provider] else ""
+    # runs with another interval or tolerance go to other folders (an evaluation's reference
+    # runs are reused by later calls with the same --out)
+    placeholders = set(PROVIDER_SETTINGS[provider].values())
+    tag = "".join(f"-{values[k]:g}" for k in ("SKIP", "GUARD") if k in placeholders)
     o["directory"] = str(out / f"{spec.label}-{provider}{tag}")
     o["plots"], o["progress"] = False, False
     o["snapshot_every"], o["checkpoint_every"] = snapshot_every, 10**9

@@ -2,9 +2,10 @@
 """Per-step cost of every velocity provider in the time loop, side by side in one run, at
 the laptop grid (32x128) and the paper grid (126x504) on this CPU: direct (MUMPS,
 refactorising with the analysis kept), fresh-lu (new analysis and factorisation every step:
-the study's reference), lagged, iterative (BiCGStab), skip-100, the surrogate (full-size
-network with random weights in float32 and float64: the cost does not depend on the
-weights), the float32 surrogate with the Galerkin correction (without and with memory),
+the study's reference), lagged, iterative (BiCGStab), skip-100, the shipped network (the
+buoyancy-scaled U-net, alone and with the guard's residual every step: speedup_laptop and
+speedup_paper), the study's surrogate (full-size network with random weights in float32 and
+float64: the cost does not depend on the weights), the float32 surrogate with the Galerkin correction (without and with memory),
 the network-free galerkin provider (and, composed from it and direct, galerkin with a
 direct solve every 100 steps), and host-only (velocities handed over ready-made: the loop's
 own cost, what is left of a step when a GPU computes the velocities). The speed-up is the surrogate step
@@ -25,7 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from benchlib import append, random_model_file  # noqa: E402
+from benchlib import append, random_buoyancy_model_file, random_model_file  # noqa: E402
 from pymantle import config  # noqa: E402
 import numpy as np  # noqa: E402
 from mpi4py import MPI  # noqa: E402
@@ -94,6 +95,7 @@ with tempfile.TemporaryDirectory() as tmp:
         g = config.load(None, base).grid()
         models = {dt: random_model_file(f"{tmp}/{preset}-{dt}.pt", g.nx, g.ny, dt)
                   for dt in ("float32", "float64")}
+        shipped = random_buoyancy_model_file(f"{tmp}/{preset}-buoyancy.pt", g.nx, g.ny)
         runs = {"direct": [], "fresh-lu": [], "host-only": [],
                 "lagged": ["stokes.solver='lagged'"],
                 "iterative": ["stokes.solver='iterative'"], "skip-100": ["stokes.every=100"],
@@ -106,7 +108,13 @@ with tempfile.TemporaryDirectory() as tmp:
                                                   "stokes.correction='galerkin'",
                                                   "stokes.correction_memory=.true.",
                                                   f"stokes.model='{models['float32']}'"],
-                "galerkin": ["stokes.solver='galerkin'"]}
+                "galerkin": ["stokes.solver='galerkin'"],
+                # the shipped network (buoyancy-scaled U-net), alone and under a guard that
+                # never trips (its residual's cost), and galerkin under the same guard
+                "buoyancy-unet": ["stokes.solver='surrogate'", f"stokes.model='{shipped}'"],
+                "buoyancy-unet-guard": ["stokes.solver='surrogate'", f"stokes.model='{shipped}'",
+                                        "stokes.guard_tol=1e30"],
+                "galerkin-guard": ["stokes.solver='galerkin'", "stokes.guard_tol=1e30"]}
         for name, extra in runs.items():
             if preset == "paper" and name == "iterative":
                 continue                      # minutes per solve at this size on 2 cores
@@ -127,6 +135,9 @@ with tempfile.TemporaryDirectory() as tmp:
                         f"{r.wall_time / r.steps * 1e3:.1f} |")
 sp = {p: res[(p, "direct")] / min(res[(p, "surrogate-f32")], res[(p, "surrogate-f64")])
       for p in ("laptop", "paper")}
+ship = {p: res[(p, "direct")] / res[(p, "buoyancy-unet")] for p in ("laptop", "paper")}
+shipg = {p: res[(p, "direct")] / res[(p, "buoyancy-unet-guard")] for p in ("laptop", "paper")}
+galg = {p: res[(p, "direct")] / res[(p, "galerkin-guard")] for p in ("laptop", "paper")}
 spg = {p: res[(p, "direct")] / res[(p, "surrogate-f32-galerkin")] for p in ("laptop", "paper")}
 spm = {p: res[(p, "direct")] / res[(p, "surrogate-f32-galerkin-memory")] for p in ("laptop", "paper")}
 spn = {p: res[(p, "direct")] / res[(p, "galerkin")] for p in ("laptop", "paper")}
@@ -143,7 +154,11 @@ body = (f"Per-step wall time in the time loop (CPU, {args.threads} torch threads
         "the start included (the measure of sessions 1-6):\n\n"
         "| grid | provider | ms per step | average ms per step |\n|---|---|---|---|\n"
         + "\n".join(rows)
-        + f"\n\nSurrogate speed-up over the direct step: laptop {sp['laptop']:.2f}x, "
+        + f"\n\nShipped network (buoyancy-scaled U-net) over the direct step: laptop "
+          f"{ship['laptop']:.2f}x, paper {ship['paper']:.2f}x; with the guard's residual every "
+          f"step: laptop {shipg['laptop']:.2f}x, paper {shipg['paper']:.2f}x; galerkin with the "
+          f"guard's residual: laptop {galg['laptop']:.2f}x, paper {galg['paper']:.2f}x. "
+          f"The study's network (surrogate-f32/f64) over the direct step: laptop {sp['laptop']:.2f}x, "
           f"paper {sp['paper']:.2f}x; with the Galerkin correction (float32 network): "
           f"laptop {spg['laptop']:.2f}x, paper {spg['paper']:.2f}x; with memory: laptop "
           f"{spm['laptop']:.2f}x, paper {spm['paper']:.2f}x. The network-free galerkin "
@@ -151,7 +166,10 @@ body = (f"Per-step wall time in the time loop (CPU, {args.threads} torch threads
           f"solve every 100 steps (refresh_every = 100; galerkin + direct / 100: laptop "
           f"{refresh['laptop']:.1f} ms, paper {refresh['paper']:.1f} ms): laptop "
           f"{spr['laptop']:.2f}x, paper {spr['paper']:.2f}x.")
-result = (f"RESULT speedup_laptop={sp['laptop']:.2f} speedup_paper={sp['paper']:.2f} "
+result = (f"RESULT speedup_laptop={ship['laptop']:.2f} speedup_paper={ship['paper']:.2f} "
+          f"speedup_laptop_guard={shipg['laptop']:.2f} speedup_paper_guard={shipg['paper']:.2f} "
+          f"speedup_paper_galerkin_guard={galg['paper']:.2f} "
+          f"speedup_laptop_study={sp['laptop']:.2f} speedup_paper_study={sp['paper']:.2f} "
           f"direct_ms_paper={res[('paper', 'direct')]:.0f} "
           f"fresh_lu_ms_paper={res[('paper', 'fresh-lu')]:.0f} "
           f"surrogate_ms_paper={min(res[('paper', 'surrogate-f32')], res[('paper', 'surrogate-f64')]):.0f} "

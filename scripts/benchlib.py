@@ -60,3 +60,20 @@ def random_model_file(path, nx, ny, dtype="float32", aspect=4.0):
                       normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
                       scaling={"coefficients": [1.8, 0.43, -0.46], "headroom": 5})
 
+
+
+def random_buoyancy_model_file(path, nx, ny, aspect=4.0, **config):
+    """The shipped buoyancy-scaled U-net's architecture (pymantle/ml/buoyancy_unet.py,
+    default configuration unless overridden) with random weights, as a model file."""
+    import dataclasses
+    import torch
+    from pymantle.ml.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+    from pymantle.ml.checkpoint import save_model
+    cfg = BuoyancyUNetConfig(**config)
+    m = BuoyancyUNet(cfg, aspect=aspect)
+    plain = {k: (str(v).replace("torch.", "") if isinstance(v, torch.dtype) else v)
+             for k, v in dataclasses.asdict(cfg).items()}
+    return save_model(path, m.state_dict(), model={"class": "BuoyancyUNet", "config": plain},
+                      grid={"nx": nx, "ny": ny, "aspect": aspect},
+                      normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
+                      scaling={"kind": "buoyancy"})

@@ -89,7 +89,10 @@ def test_evaluate_runs_end_to_end_on_the_ci_campaign(tmp_path, tiny_model):
     # balance, and it solved as often as skip did
     gr = by["galerkin-refresh"]
     assert gr["dissipation_over_work"] == pytest.approx(1.0, rel=1e-8)
-    ds = open_run(next((tmp_path / "ev").glob("*-galerkin-refresh")) / "run.nc")
+    assert gr["direct_fraction"] == 5 / 13             # steps 0, 1 (warm-up), 4, 8, 12
+    assert by["skip"]["direct_fraction"] == 4 / 13     # steps 0, 4, 8, 12
+    assert by["surrogate"]["direct_fraction"] == 2 / 13 and d["direct_fraction"] == 1.0
+    ds = open_run(next((tmp_path / "ev").glob("*-galerkin-refresh-4")) / "run.nc")
     its = ds["stokes_iterations"].values
     assert [k for k in range(len(its)) if its[k] != 0] == [k for k in range(len(its))
                                                            if k < 2 or k % 4 == 0]
