@@ -234,9 +234,30 @@ def run_campaign(directory, preset_name="laptop", base: _config.Config | None = 
     from mpi4py import MPI
     comm = comm or MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
+    from .lock import DirectoryLock, FolderBusy
     camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets)
     preset = PRESETS[preset_name]
     base = base or _config.defaults()
+    lock, busy = None, None
+    if rank == 0:
+        try:
+            lock = DirectoryLock(camp.directory, "campaign folder").acquire()
+        except FolderBusy as exc:
+            busy = str(exc)
+    busy = comm.bcast(busy, root=0)
+    if busy is not None:
+        raise FolderBusy(busy)
+    try:
+        return _run_locked(camp, meta, preset, base, comm, progress, retry_failed,
+                           simulation_factory, echo)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(camp, meta, preset, base, comm, progress, retry_failed, simulation_factory,
+                echo) -> Campaign:
+    rank, size = comm.Get_rank(), comm.Get_size()
     if rank == 0:
         (camp.directory / "sims").mkdir(parents=True, exist_ok=True)
         _atomic_write(camp.directory / "campaign.json", json.dumps(meta, indent=1))

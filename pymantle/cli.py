@@ -172,7 +172,7 @@ def _add_evaluate(sub):
                         "Galerkin solve, the non-ML baseline), galerkin-refresh and "
                         "surrogate-galerkin-refresh, surrogate-refresh (galerkin, "
                         "surrogate-galerkin-memory and surrogate with a direct solve every "
-                        "--skip steps), surrogate-guard, galerkin-guard (a direct solve "
+                        "--skip steps), surrogate-guard, galerkin-guard, surrogate-galerkin-guard (a direct solve "
                         "wherever the residual exceeds --guard-tol)")
     p.add_argument("--guard-tol", type=float, default=0.1,
                    help="&stokes guard_tol of the *-guard providers (default 0.1)")

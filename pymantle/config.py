@@ -184,7 +184,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                    "Galerkin correction and solver = 'galerkin': the last "
                                    "step's flow, hat-weighted, "
                                    "joins the span (twice the network's share of functions; "
-                                   "more accurate in every laptop test run, docs/results.md)"),
+                                   "more accurate in every laptop test run, docs/reports/2026-11-study-network-and-galerkin.md)"),
     },
     "output": {
         "directory": Field(str, "run", None, "a directory path", "where output goes"),

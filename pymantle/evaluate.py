@@ -14,8 +14,9 @@ velocity provider runs to the same end time:
     galerkin-refresh, surrogate-galerkin-refresh, surrogate-refresh
                 galerkin, surrogate-galerkin-memory or the CNN with the direct solver every
                 `skip` steps: as many solves as the momentum-skip baseline
-    surrogate-guard, galerkin-guard
-                the CNN or galerkin with &stokes guard_tol = `guard_tol`: a direct solve
+    surrogate-guard, galerkin-guard, surrogate-galerkin-guard
+                the CNN, galerkin or surrogate-galerkin-memory with &stokes guard_tol =
+                `guard_tol`: a direct solve
                 wherever the pressure-free residual exceeds it (stokes_residual.py)
 
 and is compared with the reference: MAE of the horizontally averaged temperature profile
@@ -56,6 +57,8 @@ PROVIDER_SETTINGS = {
     "surrogate-refresh": {"solver": "surrogate", "refresh_every": "SKIP"},
     "surrogate-guard": {"solver": "surrogate", "guard_tol": "GUARD"},
     "galerkin-guard": {"solver": "galerkin", "guard_tol": "GUARD"},
+    "surrogate-galerkin-guard": {"solver": "surrogate", "correction": "galerkin",
+                                 "correction_memory": True, "guard_tol": "GUARD"},
 }
 PROVIDERS = tuple(PROVIDER_SETTINGS)
 
@@ -169,10 +172,8 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
     """Run every provider for every spec (default: the campaign's test split) and compare
     each with the direct solver. `modify(cfg)` adjusts each run's configuration (the
     unseen scenarios use it)."""
-    from .output import open_run
-    from .simulation import BlowUp, Simulation
+    from .lock import DirectoryLock
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     bad = [p for p in providers if p not in PROVIDERS]
     if bad:
         raise ConfigError(f"--providers {','.join(bad)}: allowed {', '.join(PROVIDERS)}")
@@ -186,42 +187,53 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
             raise ConfigError("--model: no model is shipped for this grid; the surrogate needs "
                               "a model file (pymantle train writes one)")
     base = base or _config.defaults()
+    with DirectoryLock(out, "evaluation folder"):        # everything checked: now write
+        results = [row for spec in specs for row in _evaluate_spec(
+            spec, providers, out, end_time, max_steps, model, skip, snapshot_every,
+            grid_preset, guard_tol, base, modify, echo)]
+        write_tables(results, out)
+    return results
+
+
+def _evaluate_spec(spec, providers, out, end_time, max_steps, model, skip, snapshot_every,
+                   grid_preset, guard_tol, base, modify, echo) -> list[dict]:
+    """Every provider's run of one simulation, compared with its direct run."""
+    from .output import open_run
+    from .simulation import BlowUp, Simulation
     results = []
-    for spec in specs:
-        runs = {}
-        for prov in ("direct", *[p for p in providers if p != "direct"]):
-            cfg = provider_config(base, spec, prov, out, end_time, max_steps, model, skip,
-                                  snapshot_every, grid_preset, guard_tol)
-            if modify is not None:
-                modify(cfg)
-            done = _finished_run(cfg)
-            if done is not None:               # the same run, finished by an earlier call
-                echo(f"evaluate: {spec.label} {prov}: reusing {done}")
-                runs[prov] = done
-                continue
-            try:
-                res = Simulation(cfg, resume=False).run()
-                runs[prov] = res.run_file
-            except BlowUp as exc:
-                echo(f"evaluate: {spec.label} {prov}: {exc}")
-                runs[prov] = None
-        if runs["direct"] is None:
-            raise RuntimeError(f"{spec.label}: the reference run blew up")
-        ref = open_run(runs["direct"])
-        for prov, path in runs.items():
-            row = {"sim": spec.sim, "Q": spec.Q, "gamma": spec.gamma, "beta": spec.beta,
-                   "provider": prov}
-            if path is None:
-                row.update(status="blew up")
-            else:
-                ds = open_run(path)
-                row.update(compare(ref, ds))
-                row["speedup"] = float(ref.attrs["wall_time"]) / max(row["wall_time"], 1e-12)
-                ds.close()
-            results.append(row)
-        plot_comparison(runs, out / f"{spec.label}.png", spec)
-        ref.close()
-    write_tables(results, out)
+    runs = {}
+    for prov in ("direct", *[p for p in providers if p != "direct"]):
+        cfg = provider_config(base, spec, prov, out, end_time, max_steps, model, skip,
+                              snapshot_every, grid_preset, guard_tol)
+        if modify is not None:
+            modify(cfg)
+        done = _finished_run(cfg)
+        if done is not None:               # the same run, finished by an earlier call
+            echo(f"evaluate: {spec.label} {prov}: reusing {done}")
+            runs[prov] = done
+            continue
+        try:
+            res = Simulation(cfg, resume=False).run()
+            runs[prov] = res.run_file
+        except BlowUp as exc:
+            echo(f"evaluate: {spec.label} {prov}: {exc}")
+            runs[prov] = None
+    if runs["direct"] is None:
+        raise RuntimeError(f"{spec.label}: the reference run blew up")
+    ref = open_run(runs["direct"])
+    for prov, path in runs.items():
+        row = {"sim": spec.sim, "Q": spec.Q, "gamma": spec.gamma, "beta": spec.beta,
+               "provider": prov}
+        if path is None:
+            row.update(status="blew up")
+        else:
+            ds = open_run(path)
+            row.update(compare(ref, ds))
+            row["speedup"] = float(ref.attrs["wall_time"]) / max(row["wall_time"], 1e-12)
+            ds.close()
+        results.append(row)
+    plot_comparison(runs, out / f"{spec.label}.png", spec)
+    ref.close()
     return results
 
 

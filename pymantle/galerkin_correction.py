@@ -1,4 +1,4 @@
-"""Galerkin correction of a surrogate's velocities (beyond the study; docs/results.md).
+"""Galerkin correction of a surrogate's velocities (beyond the study; docs/reports/2026-11-study-network-and-galerkin.md).
 
 A divergence-free MAC velocity u_hat with no flow through the walls (the CNN's output)
 is the curl of a stream function psi_hat on the cell corners, recovered exactly by summing
@@ -21,7 +21,7 @@ K x K system A c = r with A_kl = a(u_k, u_l) and r_k = Ra b(T, u_k), and therefo
 - an exact Stokes solution is returned unchanged (c = 1, up to the solver's tiny ridge);
 - a horizontally uniform T drives no flow: b(T, u) = 0 for every divergence-free u that
   does not cross the walls, so r = 0 and c = 0. The shipped network moves fluid in such
-  states (docs/results.md, "unseen scenarios"); the correction removes that;
+  states (docs/reports/2026-11-study-network-and-galerkin.md, "unseen scenarios"); the correction removes that;
 - Ra * work = dissipation holds for the corrected velocities to round-off.
 
 The cost is a K x K matrix summed by fortran/galerkin.f90 and a Cholesky solve, no

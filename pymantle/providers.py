@@ -469,7 +469,7 @@ def _correction_nodes(st: dict, grid: Grid) -> int:
     """Lattice nodes over the box height: as set, or (0) about four cells between nodes
     and at least 9: 9 at 32 rows, 33 at 126. Four cells is the laptop grid's lattice since
     session 6; at 126x504 it brought the onset of convection within 3 %, where 9 nodes
-    were 38 % late (docs/results.md). The banded solve keeps it affordable."""
+    were 38 % late (docs/reports/2026-11-study-network-and-galerkin.md). The banded solve keeps it affordable."""
     most = grid.ny // 2 + 1                             # two cells between nodes at least
     nodes = st["correction_nodes"] or min(most, max(9, round(grid.ny / 4) + 1))
     if nodes > most:

@@ -150,6 +150,25 @@ class Simulation:
 
     # -- main loop --------------------------------------------------------------------------
     def run(self) -> RunResult:
+        """Run (or resume) to the end time, holding the output folder's lock (lock.py):
+        a second process on the same folder is refused before anything is written."""
+        from .lock import DirectoryLock, FolderBusy
+        lock, busy = None, None
+        if self.rank == 0:
+            try:
+                lock = DirectoryLock(self.outdir, "output folder").acquire()
+            except FolderBusy as exc:
+                busy = str(exc)
+        busy = self.comm.bcast(busy, root=0)
+        if busy is not None:
+            raise FolderBusy(busy)
+        try:
+            return self._run()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run(self) -> RunResult:
         cfg, grid = self.cfg, self.grid
         keep_freed_memory()            # no page faults for the per-step temporaries
         tm, out = cfg["time"], cfg["output"]

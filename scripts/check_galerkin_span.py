@@ -12,7 +12,7 @@ with the stored velocities:
              a snapshot has no last step for the memory),
 each on hat lattices of several sizes. Reports the relative L2 error of (u, v) and the
 ratio dissipation / (Ra work), medians over the convecting (Vrms > 1) and the
-near-conductive snapshots; writes a CSV and a PNG and appends the table to docs/results.md.
+near-conductive snapshots; writes a CSV and a PNG and appends the table to docs/reports/2026-11-study-network-and-galerkin.md.
 Usage: python scripts/check_galerkin_span.py CAMPAIGN [--nodes 5,9,17] [--out DIR]
        (a few minutes on one core at the laptop grid)"""
 import argparse
@@ -39,7 +39,7 @@ ap.add_argument("campaign")
 ap.add_argument("--model", help="model file (default: the one shipped for the grid)")
 ap.add_argument("--nodes", default="5,9,17", help="lattice nodes over the height")
 ap.add_argument("--out", default="galerkin-span")
-ap.add_argument("--no-doc", action="store_true", help="do not append to docs/results.md")
+ap.add_argument("--no-doc", action="store_true", help="do not append to docs/reports/2026-11-study-network-and-galerkin.md")
 args = ap.parse_args()
 torch.set_num_threads(1)
 out = Path(args.out)
@@ -115,7 +115,7 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(out / "galerkin_span.png", dpi=110)
 if not args.no_doc:
-    doc = Path(__file__).resolve().parent.parent / "docs" / "results.md"
+    doc = Path(__file__).resolve().parent.parent / "docs" / "reports" / "2026-11-study-network-and-galerkin.md"
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     with open(doc, "a") as fh:
         fh.write(f"\n<!-- scripts/check_galerkin_span.py {args.campaign} ({stamp}) -->\n\n"

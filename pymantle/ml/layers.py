@@ -319,7 +319,7 @@ def upsample_bicubic(z, size):
 
     On the CPU it runs as two small matrix products, Ay @ z @ Ax^T: torch's CPU bicubic
     kernel takes ~5 ms per call at 126x504 x 16 channels whatever the input size, 18 of
-    the 137 ms of the surrogate's forward pass (docs/results.md, "Cost"); the products
+    the 137 ms of the surrogate's forward pass (docs/reports/2026-11-study-network-and-galerkin.md, "Cost"); the products
     take a fraction of that. A GPU keeps torch's kernel (13 us a call)."""
     if z.is_cuda:
         return F.interpolate(z, size=size, mode="bicubic", align_corners=False)

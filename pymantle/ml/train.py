@@ -307,6 +307,15 @@ class Trainer:
     def fit(self, progress=True, budget_s: float | None = None) -> list[dict]:
         """Train up to cfg.epochs; with budget_s, start no new epoch once that many seconds
         have passed (the checkpoint lets a later call go on)."""
+        from ..lock import DirectoryLock
+        lock = DirectoryLock(self.out, "training folder").acquire() if self.rank == 0 else None
+        try:
+            return self._fit(progress, budget_s)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _fit(self, progress, budget_s):
         import torch
         from tqdm import tqdm
         start = time.perf_counter()
