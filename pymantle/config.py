@@ -283,6 +283,7 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None) -> 
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"namelist file {str(path)!r} not found")
+        check_namelist_structure(path.read_text(errors="replace"), str(path))
         try:
             nml = f90nml.read(str(path))
         except Exception as exc:  # f90nml raises several types on malformed input
@@ -293,6 +294,52 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None) -> 
         update(cfg, *parse_assignment(item))
     validate(cfg)
     return cfg
+
+
+def _strip_comment(line: str) -> str:
+    """The line without its comment (a '!' outside quotes); quoted text is blanked, so a
+    '/' or '&' inside a string is not read as structure."""
+    out, quote = [], None
+    for ch in line:
+        if quote:
+            out.append(" " if ch != quote else ch)
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+            out.append(ch)
+        elif ch == "!":
+            break
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def check_namelist_structure(text: str, where: str) -> None:
+    """What f90nml would read silently with other values: text outside any &group ... /
+    block (dropped), a group opened before the previous one is closed with '/' (merged
+    into it), a group given twice (the last one wins). One line, naming line and group."""
+    import re
+    current, seen = None, {}                 # the open group and its line; groups seen
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = _strip_comment(raw)
+        for tok in re.findall(r"&\w+|/|[^\s&/]+(?:\s*=)?", line):
+            if tok.lower() == "&end":           # the old terminator, as '/'
+                current = None
+            elif tok.startswith("&"):
+                name = tok[1:].lower()
+                if current is not None:
+                    raise ConfigError(f"{where} line {n}: &{name} starts before &{current[0]} "
+                                      f"(line {current[1]}) is closed with '/'")
+                if name in seen:
+                    raise ConfigError(f"{where} line {n}: &{name} is given a second time "
+                                      f"(first on line {seen[name]}); merge the two")
+                seen[name] = n
+                current = (name, n)
+            elif tok == "/":
+                current = None
+            elif current is None:
+                raise ConfigError(f"{where} line {n}: {raw.strip()!r} stands outside any "
+                                  "&group ... / block (a missing &group line?)")
 
 
 def loads(text: str) -> Config:

@@ -102,3 +102,22 @@ def test_stored_namelist_without_a_newer_field_reads_to_the_same_config():
     assert namelist_text(config.loads(old)) == text
     with pytest.raises(ConfigError, match="physics"):
         config.loads(text.replace("q = 3.5", "q = -1.0"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("q = 3.0\n&physics gamma = 1e5 /\n",
+     r"line 1: 'q = 3.0' stands outside any &group \.\.\. / block"),
+    ("&physics q = 3.0\n&time end_time = 0.2 /\n",
+     r"line 2: &time starts before &physics \(line 1\) is closed with '/'"),
+    ("&physics q = 3.0 /\n&time end_time = 0.2 /\n&physics q = 4.0 /\n",
+     r"line 3: &physics is given a second time \(first on line 1\)"),
+])
+def test_malformed_structure_is_one_line_naming_line_and_group(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        config.load(write(tmp_path, text))
+
+
+def test_slashes_and_ampersands_in_strings_and_comments_are_not_structure(tmp_path):
+    cfg = config.load(write(tmp_path, "! a/b &x\n&output directory = 'a/b&c' / ! end/\n"
+                                      "&physics q = 2.5\n/\n"))
+    assert cfg["output"]["directory"] == "a/b&c" and cfg["physics"]["q"] == 2.5
