@@ -123,6 +123,9 @@ def run_case(name: str, resolution: int | None = None, out: str | None = None,
     case = load_case(name)
     if spinup_every < 1:
         raise config.ConfigError(f"--spinup-every {spinup_every}: allowed 1 or more")
+    if resolution is not None and not 2 <= resolution <= 2048:
+        raise config.ConfigError(f"--resolution {resolution}: allowed 2..2048 cells per unit "
+                                 "length")
     if steady_tol is not None and not steady_tol > 0:
         raise config.ConfigError(f"--steady-tol {steady_tol}: allowed > 0")
 

@@ -297,6 +297,10 @@ def cmd_run(args) -> int:
     if MPI.COMM_WORLD.Get_rank() == 0:
         f = res.final
         extra = f" (resumed from step {res.resumed_from})" if res.resumed_from else ""
+        tm = cfg["time"]
+        if res.status == "finished" and res.time < tm["end_time"] * (1 - 1e-12):
+            extra += (f" (stopped by max_steps = {tm['max_steps']} before end_time = "
+                      f"{tm['end_time']:.6g})")
         print(f"{res.status}: {res.steps} steps to t = {res.time:.6g} in {res.wall_time:.1f} s"
               f"{extra}; Nu_top = {f['Nu_top']:.5g}, Nu_bottom = {f['Nu_bottom']:.5g}, "
               f"Vrms = {f['Vrms']:.5g}, mean T = {f['T_mean']:.5g}")

@@ -526,9 +526,12 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
                               f"{grid.ny}x{grid.nx} grid; train one (pymantle train) and set "
                               "&stokes model = 'path/model.pt'")
         from pathlib import Path
+        if Path(path).is_dir():
+            raise ConfigError(f"&stokes model = {path!r} is a folder; name the model file "
+                              "in it (e.g. its model.pt)")
         if not Path(path).is_file():
-            raise ConfigError(f"&stokes model = {path!r}: file not found (no trained model "
-                              "is shipped yet: train one with `pymantle train`)")
+            raise ConfigError(f"&stokes model = {path!r}: file not found (`pymantle train` "
+                              "writes one)")
         surrogate = SurrogateProvider(grid, cfg["physics"], path, st["autocast"])
         if st["correction"] == "galerkin":
             surrogate = GalerkinCorrectedProvider(surrogate, grid, cfg["physics"]["ra"], nodes,

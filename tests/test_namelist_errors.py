@@ -121,3 +121,23 @@ def test_slashes_and_ampersands_in_strings_and_comments_are_not_structure(tmp_pa
     cfg = config.load(write(tmp_path, "! a/b &x\n&output directory = 'a/b&c' / ! end/\n"
                                       "&physics q = 2.5\n/\n"))
     assert cfg["output"]["directory"] == "a/b&c" and cfg["physics"]["q"] == 2.5
+
+
+def test_cli_one_line_errors_for_small_misuses(tmp_path):
+    """A folder as &stokes model, a zero benchmark resolution, and a run cut short by
+    max_steps (which must say so)."""
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "pymantle.cli", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    (tmp_path / "models").mkdir()
+    r = cli("run", "--set", "grid.preset='ci'", "--set", "stokes.solver='surrogate'",
+            "--set", "stokes.model='models'", "--out", "a")
+    assert r.returncode != 0 and "is a folder; name the model file" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = cli("benchmark", "run", "blankenbach-1a", "--resolution", "0", "--out", "b")
+    assert r.returncode != 0 and "--resolution 0: allowed 2..2048" in r.stderr
+    assert not (tmp_path / "b").exists()
+    r = cli("run", "--set", "grid.preset='ci'", "--set", "time.max_steps=3", "--out", "c",
+            "--set", "output.plots=.false.")
+    assert r.returncode == 0, r.stderr
+    assert "stopped by max_steps = 3 before end_time = 0.1" in r.stdout
