@@ -119,6 +119,12 @@ def _add_train(sub):
                    help="surrogate: stream_mac, stream_colocated or soft; buoyancy: "
                         "projected, faces or stream_mac")
     p.add_argument("--lr", type=float, help="initial learning rate (recipe's default)")
+    p.add_argument("--strain", choices=("h1", "energy", "none"),
+                   help="buoyancy network: add the relative error of the strain (h1) or of "
+                        "the viscous dissipation norm (energy) to the loss (recipe's default)")
+    p.add_argument("--strain-weight", type=float, help="weight of that term (default 1)")
+    p.add_argument("--init", help="start from the weights of this model file (fine-tuning; "
+                                  "same network configuration)")
     p.add_argument("--no-range-weighting", action="store_true")
     p.add_argument("--no-derivative", action="store_true")
     p.add_argument("--mass", choices=("boundary", "all", "none"))
@@ -355,7 +361,10 @@ def cmd_train(args) -> int:
         args.campaign, args.recipe, out=args.out, epochs=args.epochs,
         samples_per_epoch=args.samples_per_epoch, dtype=args.dtype, seed=args.seed,
         range_weighting=not args.no_range_weighting, derivative=not args.no_derivative,
-        model=model, network=network, lr=args.lr, **({"mass": mass} if args.mass else {}))
+        model=model, network=network, lr=args.lr, strain_weight=args.strain_weight,
+        init=args.init,
+        **({"mass": mass} if args.mass else {}),
+        **({"strain": None if args.strain == "none" else args.strain} if args.strain else {}))
     if args.output == "soft" and not args.mass:
         cfg.mass = "all"
     tr = Trainer(cfg)
