@@ -165,7 +165,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                "every N-th step; a Galerkin memory (solver = 'galerkin', or "
                                "correction = 'galerkin') carries its flow into the steps "
                                "between (0: never; not in the study)"),
-        "guard_tol": Field(float, 0.0, _range(0.0, 1e6), "0 (off) or > 0",
+        "guard_tol": Field(float, 0.0, _range(0.0, 1e6), "0 (off) or 0 < tol <= 1e6",
                            "solver = 'surrogate' or 'galerkin': a step whose velocities leave "
                            "a relative curl of the momentum residual above this takes a "
                            "direct solve instead (stokes_residual.py; 0: no guard; not in "
