@@ -32,6 +32,9 @@ def main():
     ap.add_argument("--tols", default="0.3,1,3", help="galerkin-guard tolerances")
     ap.add_argument("--surrogate-tols", default="30,100,300",
                     help="surrogate-guard tolerances")
+    ap.add_argument("--no-network", action="store_true",
+                    help="only the settings without the network (a later full call reuses "
+                         "their runs)")
     a = ap.parse_args()
     quiet = lambda *_: None  # noqa: E731
     settings = [("surrogate", {}), ("galerkin", {})]
@@ -39,6 +42,8 @@ def main():
                  for p in ("skip", "galerkin-refresh")]
     settings += [("galerkin-guard", {"guard_tol": t}) for t in _floats(a.tols)]
     settings += [("surrogate-guard", {"guard_tol": t}) for t in _floats(a.surrogate_tols)]
+    if a.no_network:
+        settings = [(p, kw) for p, kw in settings if not p.startswith("surrogate")]
     rows = []
     for provider, kw in settings:
         res = evaluate(a.campaign, a.out, ("direct", provider), end_time=a.end_time,

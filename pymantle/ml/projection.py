@@ -59,9 +59,13 @@ class DivergenceFreeProjection(nn.Module):
         return vy @ ((vy.t() @ r @ vx) * inv) @ vx.t()
 
     def forward(self, u, v):
+        """In float64 whatever the inputs' precision (a float32 solve leaves divergences of
+        ~1e-5 of the flow; the products are tiny), returned in the inputs' dtype."""
+        dtype = u.dtype
+        u, v = u.double(), v.double()
         phi = self.potential(divergence(u, v, self.dx, self.dy))
         zu = phi.new_zeros(phi.shape[:-1] + (1,))
         zv = phi.new_zeros(phi.shape[:-2] + (1, phi.shape[-1]))
         gx = torch.cat([zu, (phi[..., :, 1:] - phi[..., :, :-1]) / self.dx, zu], dim=-1)
         gy = torch.cat([zv, (phi[..., 1:, :] - phi[..., :-1, :]) / self.dy, zv], dim=-2)
-        return u - gx, v - gy
+        return (u - gx).to(dtype), (v - gy).to(dtype)
