@@ -43,7 +43,7 @@ RECIPES = {
     # to zero flow: any flow in the stiff lid costs more than none; docs/surrogate.md)
     "buoyancy": dict(network="buoyancy", epochs=60, milestones=(30, 42, 50, 56),
                      samples_per_epoch=2048, first=200, later=800, dtype="float32",
-                     lr=2e-3, strain="energy", strain_weight=0.2, strain_ramp=(4, 12)),
+                     lr=2e-3, strain="energy", strain_weight=0.1, strain_ramp=(4, 12)),
 }
 #: Networks the trainer builds: the study's surrogate, the buoyancy-scaled U-net and the
 #: U-net baselines of the time step (unet1..unet4).
