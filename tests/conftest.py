@@ -41,3 +41,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def ci_campaign_dir(tmp_path_factory):
+    """A ci campaign shared by the tests that only read it (their trainers write elsewhere)."""
+    from pymantle.campaign import run_campaign
+    d = tmp_path_factory.mktemp("ci-campaign") / "ci"
+    run_campaign(d, "ci", progress=False)
+    return d

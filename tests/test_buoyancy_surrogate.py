@@ -7,7 +7,6 @@ import torch
 from mpi4py import MPI
 
 from conftest import make_config, stream_velocities
-from pymantle.campaign import run_campaign
 from pymantle.grid import Grid
 from pymantle.ml.buoyancy import buoyancy_inputs, buoyancy_scale
 from pymantle.ml.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig, relative_l2_loss
@@ -95,11 +94,9 @@ def test_relative_l2_loss_is_blind_to_each_snapshots_magnitude():
     assert float(loss) == pytest.approx(0.1, rel=1e-12)
 
 
-@pytest.fixture(scope="module")
-def campaign_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("buoyancy") / "ci"
-    run_campaign(d, "ci", progress=False)
-    return d
+@pytest.fixture
+def campaign_dir(ci_campaign_dir):
+    return ci_campaign_dir
 
 
 def test_trains_saves_and_runs_in_the_time_loop(campaign_dir, tmp_path, one_torch_thread):

@@ -9,17 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from pymantle.campaign import run_campaign
 from pymantle.ml.checkpoint import ModelFileError, load_model_file, save_model
 
 TINY = {"width": 4, "levels": 2, "layers_per_level": 1, "kernel_size": 3, "groups": 2}
 
 
-@pytest.fixture(scope="module")
-def campaign_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("train") / "ci"
-    run_campaign(d, "ci", progress=False)
-    return d
+@pytest.fixture
+def campaign_dir(ci_campaign_dir):
+    return ci_campaign_dir
 
 
 def trainer(campaign_dir, out, epochs):
