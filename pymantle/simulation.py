@@ -1,5 +1,10 @@
 """The time loop: viscosity -> velocity provider -> diagnostics/output -> energy step.
 
+`Simulation.step` advances a `RunState` by one step; `Simulation.run` starts or resumes a
+run, calls `step` until a termination criterion (termination/) ends it, and leaves the
+writing to the output hook (run_files.RunFiles) and the progress bar (progress.py).
+Benchmarks and GPU checks drive `start` and `step` themselves.
+
 A step's diagnostics are taken after its energy step, once the provider has been asked for
 the next step's velocities (`prefetch`), so that a GPU network computes them while the host
 does the diagnostics and the next viscosity; steps whose stopping tests need the
@@ -8,38 +13,43 @@ diagnostics take them first. Either way they describe the state at the start of 
 Restarts are exact: a checkpoint is written at the start of every checkpoint_every-th step
 (before its Stokes solve), and the velocity provider refreshes its factorisation at exactly
 those steps, so a run resumed from a checkpoint repeats the uninterrupted run bit for bit.
-SIGINT/SIGTERM stop the loop at the next step boundary with a checkpoint written; a
-blow-up (non-finite T, or T outside [T_FLOOR, T_CEIL]) stops with the last good state saved.
+A checkpoint anywhere else could not be (the lagged solvers' factorisation, the skipped
+solves' stored flow and the Galerkin memory would differ), so SIGINT/SIGTERM runs on to the
+next scheduled checkpoint if that takes at most SIGNAL_GRACE_S seconds, and otherwise stops
+at once, keeping the last one (resuming then repeats the steps since, exactly); a second
+signal stops at once. A blow-up (non-finite T, or T outside [T_FLOOR, T_CEIL]) stops with
+the state at the start of the failing step saved: rerunning it repeats the blow-up without
+duplicating anything, and it can be continued with a smaller &time courant or dt_max.
 """
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
+import sys
 import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .config import SCHEMA, Config, ConfigError
+from . import termination
+from .allocator import keep_freed_memory
+from .config import Config, ConfigError
 from .diagnostics import HISTORY_FIELDS, compute
 from .energy import EnergySolver
 from .initial import initial_temperature
-from .output import (CHECKPOINT_FILE, PART_SUFFIX, RUN_FILE, create_run_file, namelist_text,
-                     read_checkpoint, write_checkpoint, write_history, write_snapshot)
-from .allocator import keep_freed_memory
 from .physics import ViscosityField, heating_rate
+from .progress import RunProgress
 from .providers import VelocityProvider, make_provider
+from .run_files import RunFiles
 
 T_FLOOR, T_CEIL = -1.0, 5.0          # the study's solver met T up to 1.35
-STEADY_WINDOW = 50                    # steps between the samples of the steady-state test
-
-# Fields that may change between a checkpoint and its resumption (they do not change the
-# trajectory, only where or how it stops and how it is reported).
-_RESUMABLE_CHANGES = {("time", "end_time"), ("time", "max_steps"), ("time", "steady_tol"),
-                      ("time", "stat_window"), ("time", "stat_tol"),
-                      ("output", "progress"), ("output", "plots"), ("output", "directory"),
-                      ("stokes", "petsc_options")}
+SIGNAL_GRACE_S = 10.0                 # run on to the next checkpoint if it is this close
+#: the time step keeps the internal heating's temperature rise per step below this (of the
+#: unit temperature scale): it binds only far outside the study's range (Q dt <= 0.04 at
+#: Q = 10 on the coarsest grid), where it lets a strongly heated run take steps and stop
+#: cleanly at T_CEIL instead of failing its first step
+HEATING_RISE_MAX = 0.05
 
 
 class BlowUp(RuntimeError):
@@ -62,48 +72,25 @@ class RunResult:
     status: str = "finished"
 
 
-def statistically_steady(hist: dict, window: float, tol: float) -> bool:
-    """Time means of T_mean and Nu_top over [t-2w, t-w] and [t-w, t] agree to tol
-    (relative). The history holds values at the start of each step and its dt."""
-    import bisect
-    t = hist["time"]
-    if not t or t[-1] - t[0] < 2 * window:
-        return False
-    i0 = bisect.bisect_left(t, t[-1] - 2 * window)
-    i1 = bisect.bisect_left(t, t[-1] - window)
-    for key in ("T_mean", "Nu_top"):
-        x, dt = np.asarray(hist[key][i0:]), np.asarray(hist["dt"][i0:])
-        k = i1 - i0
-        m1 = np.sum(x[:k] * dt[:k]) / max(np.sum(dt[:k]), 1e-300)
-        m2 = np.sum(x[k:] * dt[k:]) / max(np.sum(dt[k:]), 1e-300)
-        if abs(m2 - m1) > tol * max(abs(m2), 1e-12):
-            return False
-    return True
+@dataclass
+class RunState:
+    """The run at the start of step n: temperature, the last velocities and pressure,
+    the model time, snapshots written so far and the diagnostics history."""
+    T: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    p: np.ndarray
+    n: int = 0
+    t: float = 0.0
+    n_snap: int = 0
+    hist: dict = field(default_factory=lambda: {k: [] for k in ("step", "time",
+                                                                 *HISTORY_FIELDS)})
+    diag: dict | None = None          # the last step's diagnostics
 
 
 def _comm_world():
     from mpi4py import MPI
     return MPI.COMM_WORLD
-
-
-def _same_trajectory(a: Config, b_text: str) -> str | None:
-    """Name the first field that differs between a config and a stored namelist, ignoring
-    the fields that may change on resumption; None if they agree."""
-    import io
-    import f90nml
-    b = f90nml.read(io.StringIO(b_text))
-    for g, fields in SCHEMA.items():
-        for k in fields:
-            if (g, k) in _RESUMABLE_CHANGES:
-                continue
-            va, vb = a[g][k], b.get(g, {}).get(k)
-            if isinstance(va, float) and vb is not None:
-                same = np.isclose(va, float(vb), rtol=1e-14, atol=0)
-            else:
-                same = va == vb
-            if not same:
-                return f"&{g} {k}"
-    return None
 
 
 class Simulation:
@@ -119,8 +106,13 @@ class Simulation:
         self.energy = EnergySolver(self.grid, limiter=tm["limiter"], courant=tm["courant"],
                                    dt_max=tm["dt_max"])
         self.outdir = Path(cfg["output"]["directory"])
+        self.files = RunFiles(cfg, self.grid, self.outdir, root=self.rank == 0)
+        self.criteria = termination.from_config(tm)
         self.resume = resume
-        self._stop_signal = None
+        self.resumed_from: int | None = None
+        self.last_checkpoint: int | None = None
+        self._signals: list[int] = []
+        self._loop_start: tuple[float, int] | None = None     # (wall clock, step)
         self.progress_position = None      # set by campaigns: a nested bar that goes away
         # The approximate providers get the hybrid rollout's T clip (model.md 7)
         self.clip_temperature = cfg["stokes"]["solver"] in ("surrogate", "galerkin")
@@ -128,7 +120,7 @@ class Simulation:
         self.viscosity = ViscosityField(self.grid.centres()[1], ph["gamma"], ph["beta"],
                                         ph["eta_min"], ph["eta_max"])
 
-    # -- helpers ----------------------------------------------------------------------------
+    # -- physics of a step --------------------------------------------------------------------
     def _heating(self, t):
         ph = self.cfg["physics"]
         return heating_rate(t, ph["q"], ph["heating"], ph["decay_rate"])
@@ -145,10 +137,182 @@ class Simulation:
                                               ph["t_surface"])
         return q
 
-    def _on_signal(self, signum, _frame):
-        self._stop_signal = signum
+    def time_step(self, s: RunState) -> float:
+        """The energy solver's stable step, bounded by the heating (HEATING_RISE_MAX) and
+        cut to land on end_time."""
+        dt = self.energy.time_step(s.u, s.v)
+        q = abs(self._heating(s.t))
+        if q * dt > HEATING_RISE_MAX:
+            dt = HEATING_RISE_MAX / q
+        return min(dt, self.cfg["time"]["end_time"] - s.t)
 
-    # -- main loop --------------------------------------------------------------------------
+    # -- starting -----------------------------------------------------------------------------
+    def start(self) -> RunState:
+        """The state to run from: the checkpoint's if resuming, else the initial one; the
+        run file is opened for writing (rank 0)."""
+        stored = self.files.stored_state(self.resume)
+        self.comm.Barrier()
+        grid = self.grid
+        if stored is None:
+            s = RunState(initial_temperature(self.cfg, grid), np.zeros(grid.u_shape),
+                         np.zeros(grid.v_shape), np.zeros(grid.shape))
+        else:
+            state, h, n_snap = stored
+            s = RunState(state["T"].copy(), state["u"], state["v"], state["p"],
+                         state["step"], state["time"], n_snap)
+            for k in s.hist:
+                s.hist[k] = list(h.get(k, []))
+            self.provider.restore(s.u, s.v, s.p)
+            self.resumed_from = self.last_checkpoint = s.n
+        self.files.open(resumed=stored is not None)
+        self._loop_start = (_time.perf_counter(), s.n)
+        return s
+
+    # -- one step -----------------------------------------------------------------------------
+    def step(self, s: RunState) -> str | None:
+        """Step s.n: checkpoint if due, velocities, stopping tests, snapshot, diagnostics
+        and the energy step. Returns the run's status if it ends at this step (s then
+        stays at step n), else None with s advanced to step n + 1."""
+        self._checkpoint_if_due(s)
+        self._stop_if_signalled(s)
+        self.provider.prefetch(s.n, s.T)        # a GPU network runs while the host
+        eta_c, eta_n = self.viscosity(s.T)      # builds the viscosity (reused buffers)
+        s.u, s.v, s.p, its = self.provider.velocities(s.n, s.T, eta_c, eta_n)
+        status, d = self._stopping_tests(s, eta_c, eta_n)
+        if s.n % self.cfg["output"]["snapshot_every"] == 0 or status:
+            self.files.snapshot(s.n_snap, s.n, s.t, s.T, s.u, s.v, s.p, eta_c)
+            s.n_snap += 1
+        dt = 0.0 if status else self.time_step(s)
+        if d is not None:
+            self._record(s.hist, d, s.n, s.t, dt, its)
+        if status:
+            s.diag = d
+            return status
+        self._advance(s, dt, its, eta_c, eta_n, d)
+        return None
+
+    def _stopping_tests(self, s: RunState, eta_c, eta_n) -> tuple[str | None, dict | None]:
+        """The status if a criterion ends the run at this step, and the diagnostics if
+        they were needed for it (otherwise they wait, see the module docstring)."""
+        status = termination.first_stop([c for c in self.criteria
+                                         if not c.needs_diagnostics(s.n)],
+                                        s.n, s.t, None, s.hist)
+        if status is None and not any(c.needs_diagnostics(s.n) for c in self.criteria):
+            return None, None
+        d = compute(self.grid, s.T, s.u, s.v, eta_c, eta_n)
+        return termination.first_stop(self.criteria, s.n, s.t, d, s.hist), d
+
+    def _advance(self, s: RunState, dt: float, its, eta_c, eta_n, d: dict | None) -> None:
+        """The energy step from t to t + dt; a blow-up raises BlowUp with the state at the
+        start of this step saved."""
+        source = self._source(s.t, dt, s.T, s.u, s.v, eta_c, eta_n)
+        T_good = s.T.copy()
+        self.energy.step(s.T, s.u, s.v, source, dt)
+        if self.clip_temperature:      # the hybrid rollout (model.md 7): T in [0, 2]
+            np.clip(s.T, 0.0, 2.0, out=s.T)
+        if d is None:
+            # A GPU provider starts on step n+1 now (before the checks below, which it need
+            # not wait for: a blow-up stops the loop all the same); its velocities go to
+            # another buffer, so u, v, eta and T_good stay this step's for the diagnostics.
+            self.provider.prefetch(s.n + 1, s.T)
+        bad = not (np.isfinite(s.T).all() and np.isfinite(s.u).all()
+                   and np.isfinite(s.v).all()) or s.T.min() < T_FLOOR or s.T.max() > T_CEIL
+        if d is None:
+            d = self._record(s.hist, compute(self.grid, T_good, s.u, s.v, eta_c, eta_n),
+                             s.n, s.t, dt, its)
+        if bad:
+            self._blow_up(s, T_good)
+        s.t += dt
+        s.n += 1
+        s.diag = d
+
+    def _blow_up(self, s: RunState, T_good: np.ndarray):
+        """Save the state at the start of step n, without this step's history row and
+        snapshot (a rerun makes them again), and raise BlowUp."""
+        T_bad = s.T
+        snap_here = s.n % self.cfg["output"]["snapshot_every"] == 0
+        self.files.checkpoint(T_good, s.u, s.v, s.p, s.n, s.t,
+                              {k: v[:-1] for k, v in s.hist.items()}, s.n_snap - snap_here)
+        raise BlowUp(f"step {s.n}, t = {s.t:.6g}: temperature left [{T_FLOOR}, {T_CEIL}] or a "
+                     f"field is not finite (T min {np.nanmin(T_bad):.3g}, max "
+                     f"{np.nanmax(T_bad):.3g}); the state before this step is saved in "
+                     f"{self.files.ckpt}: rerun with a smaller &time courant or dt_max to "
+                     "continue from it")
+
+    def _record(self, hist, d, n, t, dt, its):
+        """Append the diagnostics d of step n (at time t, step length dt) to the history."""
+        d.update(heating=self._heating(t), dt=dt, stokes_iterations=its,
+                 stokes_residual=getattr(self.provider, "last_residual", float("nan")),
+                 direct_solve=float(getattr(self.provider, "solved", False)))
+        hist["step"].append(n)
+        hist["time"].append(t)
+        for k in HISTORY_FIELDS:
+            hist[k].append(d[k])
+        return d
+
+    # -- checkpoints and signals ----------------------------------------------------------------
+    def _checkpoint_if_due(self, s: RunState) -> None:
+        every = self.cfg["output"]["checkpoint_every"]
+        if s.n % every == 0 and s.n != self.resumed_from and s.n > 0:
+            self.files.checkpoint(s.T, s.u, s.v, s.p, s.n, s.t, s.hist, s.n_snap)
+            self.last_checkpoint = s.n
+            self.provider.force_refresh()
+
+    def _on_signal(self, signum, _frame):
+        self._signals.append(signum)
+
+    def _stop_if_signalled(self, s: RunState) -> None:
+        """After a SIGINT/SIGTERM: stop here if the state is checkpointed at this step (or
+        is the initial one), run on if the next checkpoint is at most SIGNAL_GRACE_S away,
+        else stop, keeping the last checkpoint. Decided on rank 0 for all ranks."""
+        count = len(self._signals)
+        if self.comm.Get_size() > 1:
+            from mpi4py import MPI
+            count = self.comm.allreduce(count, op=MPI.MAX)
+        if not count:
+            return
+        message = self._signal_decision(s, count) if self.rank == 0 else None
+        if self.comm.Get_size() > 1:
+            message = self.comm.bcast(message, root=0)
+        if message:
+            raise Interrupted(message)
+
+    def _signal_decision(self, s: RunState, count: int) -> str | None:
+        sig = self._signals[0] if self._signals else signal.SIGTERM
+        if s.n == self.last_checkpoint or (s.n == 0 and self.last_checkpoint is None):
+            return (f"stopped by signal {sig} at step {s.n}; resume by running the same "
+                    "command again")
+        every = self.cfg["output"]["checkpoint_every"]
+        wall0, n0 = self._loop_start
+        per_step = (_time.perf_counter() - wall0) / (s.n - n0) if s.n > n0 else float("inf")
+        to_next = (every - s.n % every) * per_step
+        if count == 1 and to_next <= SIGNAL_GRACE_S:
+            if not getattr(self, "_said_running_on", False):
+                print(f"signal {sig}: running on to the checkpoint at step "
+                      f"{s.n + every - s.n % every} (about {to_next:.1f} s; a second signal "
+                      "stops at once)", file=sys.stderr, flush=True)
+                self._said_running_on = True
+            return None
+        last = ("no checkpoint yet: the same command starts it again" if self.last_checkpoint
+                is None else f"the last checkpoint is at step {self.last_checkpoint}: the same "
+                "command resumes from it and repeats the steps since exactly")
+        return f"stopped by signal {sig} at step {s.n}; {last}"
+
+    @contextlib.contextmanager
+    def _signal_handlers(self):
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:      # not the main thread: keep the default handlers
+                pass
+        try:
+            yield
+        finally:
+            for sig, h in old.items():
+                signal.signal(sig, h)
+
+    # -- the loop -----------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Run (or resume) to the end time, holding the output folder's lock (lock.py):
         a second process on the same folder is refused before anything is written."""
@@ -169,192 +333,43 @@ class Simulation:
                 lock.release()
 
     def _run(self) -> RunResult:
-        cfg, grid = self.cfg, self.grid
         keep_freed_memory()            # no page faults for the per-step temporaries
-        tm, out = cfg["time"], cfg["output"]
-        root = self.rank == 0
-        if root:
-            self.outdir.mkdir(parents=True, exist_ok=True)
-        run_file = self.outdir / RUN_FILE
-        part = self.outdir / (RUN_FILE + PART_SUFFIX)
-        ckpt = self.outdir / CHECKPOINT_FILE
-
-        hist: dict[str, list] = {k: [] for k in ("step", "time", *HISTORY_FIELDS)}
-        resumed_from = None
-        n_snap = 0
-        state = None
-        if self.resume and ckpt.is_file():
-            stored_nml, state, h, n_snap = read_checkpoint(ckpt)
-            diff = _same_trajectory(cfg, stored_nml)
-            if diff is not None:
-                raise ConfigError(f"{diff} differs from the run stored in {str(self.outdir)!r}; "
-                                  "choose another output directory or pass --overwrite")
-            for k in hist:
-                hist[k] = list(h.get(k, []))
-            resumed_from = state["step"]
-            if root and run_file.is_file() and not part.is_file():
-                os.replace(run_file, part)      # extending a finished run
-        elif root:
-            for f in (run_file, part, ckpt):
-                if f.exists():
-                    f.unlink()
-        self.comm.Barrier()
-
-        if state is not None:
-            T = state["T"].copy()
-            n, t = state["step"], state["time"]
-            u, v, p = state["u"], state["v"], state["p"]
-            self.provider.restore(u, v, p)
-        else:
-            T = initial_temperature(cfg, grid)
-            n, t = 0, 0.0
-            u = np.zeros(grid.u_shape)
-            v = np.zeros(grid.v_shape)
-            p = np.zeros(grid.shape)
-        ds = None
-        if root:
-            if state is not None and part.is_file():
-                import netCDF4
-                ds = netCDF4.Dataset(part, "a")
-            else:
-                ds = create_run_file(part, cfg, grid)
-
-        old_handlers = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                old_handlers[sig] = signal.signal(sig, self._on_signal)
-            except ValueError:      # not the main thread: keep the default handlers
-                pass
-        bar = None
-        if root and out["progress"]:
-            from tqdm import tqdm
-            bar = tqdm(total=tm["end_time"], initial=min(t, tm["end_time"]), unit="",
-                       bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]{postfix}",
-                       desc=f"run {self.provider.name}", dynamic_ncols=True,
-                       position=self.progress_position,
-                       leave=self.progress_position is None)
+        s = self.start()
+        tm = self.cfg["time"]
+        progress = RunProgress(self.rank == 0 and self.cfg["output"]["progress"], s.t,
+                               tm["end_time"], self.provider.name, self.progress_position)
         wall0 = _time.perf_counter()
-        status = "finished"
-        steady_ref = None
+        status = None
         try:
-            while True:
-                if self._stop_signal is not None:
-                    self._checkpoint(ckpt, ds, T, u, v, p, n, t, hist, n_snap)
-                    raise Interrupted(f"stopped by signal {self._stop_signal} at step {n}; "
-                                      f"resume by running the same command again")
-                if n % out["checkpoint_every"] == 0 and n != resumed_from and n > 0:
-                    self._checkpoint(ckpt, ds, T, u, v, p, n, t, hist, n_snap)
-                    self.provider.force_refresh()
-                self.provider.prefetch(n, T)      # a GPU network runs while the host
-                eta_c, eta_n = self.viscosity(T)  # builds the viscosity (reused buffers)
-                u, v, p, its = self.provider.velocities(n, T, eta_c, eta_n)
-                finished = (t >= tm["end_time"] * (1 - 1e-12) or n >= tm["max_steps"])
-                # Either steady-state test may end the run at this step, which then needs
-                # its diagnostics now (the plain test also compares them)
-                steady_test = n % STEADY_WINDOW == 0 and (tm["steady_tol"] > 0
-                                                          or tm["stat_window"] > 0)
-                # The diagnostics wait until the next step's velocities are under way
-                # (below), unless this step's stopping tests need them now.
-                d = compute(grid, T, u, v, eta_c, eta_n) if finished or steady_test else None
-                if tm["steady_tol"] > 0 and n % STEADY_WINDOW == 0:
-                    if steady_ref is not None and t > steady_ref[0]:
-                        rate = max(abs(d[k] - steady_ref[1][k]) / max(abs(d[k]), 1e-300)
-                                   for k in ("Nu_top", "Nu_bottom", "Vrms")) / (t - steady_ref[0])
-                        if rate < tm["steady_tol"]:
-                            finished, status = True, "steady"
-                    steady_ref = (t, d)
-                if (tm["stat_window"] > 0 and n % STEADY_WINDOW == 0 and not finished
-                        and statistically_steady(hist, tm["stat_window"], tm["stat_tol"])):
-                    finished, status = True, "statistically steady"
-                if n % out["snapshot_every"] == 0 or finished:
-                    if ds is not None:
-                        write_snapshot(ds, n_snap, n, t, T, u, v, p, eta_c)
-                    n_snap += 1
-                dt = 0.0 if finished else min(self.energy.time_step(u, v), tm["end_time"] - t)
-                if d is not None:
-                    self._record(hist, d, n, t, dt, its)
-                if finished:
-                    break
-                source = self._source(t, dt, T, u, v, eta_c, eta_n)
-                T_good = T.copy()
-                self.energy.step(T, u, v, source, dt)
-                if self.clip_temperature:      # the hybrid rollout (model.md 7): T in [0, 2]
-                    np.clip(T, 0.0, 2.0, out=T)
-                if d is None:
-                    # A GPU provider starts on step n+1 now (before the checks below, which
-                    # it need not wait for: a blow-up stops the loop all the same); its
-                    # velocities go to another buffer, so u, v, eta and T_good stay this
-                    # step's for the diagnostics.
-                    self.provider.prefetch(n + 1, T)
-                bad = not (np.isfinite(T).all() and np.isfinite(u).all()
-                           and np.isfinite(v).all()) or T.min() < T_FLOOR or T.max() > T_CEIL
-                if d is None:
-                    d = self._record(hist, compute(grid, T_good, u, v, eta_c, eta_n),
-                                     n, t, dt, its)
-                if bad:
-                    self._checkpoint(ckpt, ds, T_good, u, v, p, n, t, hist, n_snap)
-                    raise BlowUp(f"step {n}, t = {t:.6g}: temperature left [{T_FLOOR}, "
-                                 f"{T_CEIL}] or a field is not finite (T min "
-                                 f"{np.nanmin(T):.3g}, max {np.nanmax(T):.3g}); "
-                                 f"last good state saved in {ckpt}")
-                t += dt
-                n += 1
-                if bar is not None and (n % 10 == 0):
-                    bar.n = min(t, tm["end_time"])
-                    bar.set_postfix_str(f"step={n} Nu={d['Nu_top']:.3f} Vrms={d['Vrms']:.3g}",
-                                        refresh=False)
-                    bar.refresh()
+            with self._signal_handlers():
+                while status is None:
+                    status = self.step(s)
+                    progress.update(s.n, s.t, s.diag)
         except BaseException:
-            if ds is not None and ds.isopen():
-                ds.close()             # what was synced at the last checkpoint stays valid
+            self.files.abort()
             self.provider.close()
             raise
         finally:
-            for sig, h in old_handlers.items():
-                signal.signal(sig, h)
-            if bar is not None:
-                bar.n = min(t, tm["end_time"])
-                bar.close()
-        wall = _time.perf_counter() - wall0
-        # The end state is checkpointed too, so that a longer end_time extends the run. The
-        # checkpoint leaves out the end state's own history entry and snapshot: the
-        # extension recomputes them at the same step and overwrites them in place.
-        full = {k: np.asarray(vals) for k, vals in hist.items()}
-        self._checkpoint(ckpt, ds, T, u, v, p, n, t, {k: a[:-1] for k, a in full.items()},
-                         n_snap - 1)
-        if ds is not None:
-            write_history(ds, full)
-            ds.wall_time = wall
-            ds.status = status
-            ds.close()
-            os.replace(part, run_file)
+            progress.close(s.t)
+        return self._finish(s, status, _time.perf_counter() - wall0)
+
+    def _finish(self, s: RunState, status: str, wall: float) -> RunResult:
+        """Checkpoint the end state (so that a longer end_time extends the run), write the
+        run file, plot. The checkpoint leaves out the end state's own history entry and
+        snapshot: the extension recomputes them at the same step and overwrites them."""
+        full = {k: np.asarray(vals) for k, vals in s.hist.items()}
+        self.files.checkpoint(s.T, s.u, s.v, s.p, s.n, s.t,
+                              {k: a[:-1] for k, a in full.items()}, s.n_snap - 1)
+        self.files.finish(full, wall, status)
         self.comm.Barrier()
         self.provider.close()
-        final = {k: hist[k][-1] for k in HISTORY_FIELDS}
-        res = RunResult(self.outdir, run_file, n, t, wall, final, resumed_from, status)
-        if root and out["plots"]:
+        final = {k: s.hist[k][-1] for k in HISTORY_FIELDS}
+        res = RunResult(self.outdir, self.files.run_file, s.n, s.t, wall, final,
+                        self.resumed_from, status)
+        if self.rank == 0 and self.cfg["output"]["plots"]:
             from .plots import plot_run
-            plot_run(run_file, self.outdir)
+            plot_run(self.files.run_file, self.outdir)
         return res
-
-    def _record(self, hist, d, n, t, dt, its):
-        """Append the diagnostics d of step n (at time t, step length dt) to the history."""
-        d.update(heating=self._heating(t), dt=dt, stokes_iterations=its,
-                 stokes_residual=getattr(self.provider, "last_residual", float("nan")),
-                 direct_solve=float(getattr(self.provider, "solved", False)))
-        hist["step"].append(n)
-        hist["time"].append(t)
-        for k in HISTORY_FIELDS:
-            hist[k].append(d[k])
-        return d
-
-    def _checkpoint(self, ckpt, ds, T, u, v, p, n, t, hist, n_snap):
-        if ds is None:
-            return
-        write_history(ds, {k: np.asarray(vals) for k, vals in hist.items()})
-        ds.sync()
-        write_checkpoint(ckpt, self.cfg, {"T": T, "u": u, "v": v, "p": p, "step": n, "time": t},
-                         {k: np.asarray(vals, float) for k, vals in hist.items()}, n_snap)
 
 
 def run(cfg: Config, comm=None, resume: bool = True) -> RunResult:

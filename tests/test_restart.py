@@ -69,27 +69,69 @@ def test_resume_refuses_a_different_configuration(tmp_path):
         Simulation(make_config(tmp_path, "time.end_time=0.002", "physics.q=1.0")).run()
 
 
-def test_sigterm_stops_with_a_checkpoint_and_the_rerun_resumes(tmp_path):
+def _run_cmd(out, *sets):
+    import sys
+    cmd = [sys.executable, "-m", "pymantle.cli", "run", "--no-progress", "--out", str(out),
+           "--set", "time.end_time=2.0", "--set", "output.plots=.false."]
+    for s in sets:
+        cmd += ["--set", s]
+    return cmd
+
+
+def _terminate_after_start(cmd, out, wait=1.5, signals=1):
     import signal
     import subprocess
-    import sys
     import time
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "pymantle.cli", "run", "--no-progress", "--out", str(out),
-           "--set", "time.end_time=0.5", "--set", "output.plots=.false.",
-           "--set", "output.checkpoint_every=100000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not (out / "run.nc.part").exists() and time.time() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+    time.sleep(wait)
+    for _ in range(signals):
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.01)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 3, err
+    return proc.returncode, err
+
+
+def test_sigterm_then_resume_is_bit_identical(tmp_path):
+    """SIGTERM runs on to the next scheduled checkpoint (the lagged solver's factorisation is
+    refreshed there), so the resumed run repeats the uninterrupted one bit for bit; a
+    checkpoint written at the signal's step was 2.7e-10 off (issue 19, item 4)."""
+    import subprocess
+    import netCDF4
+    a, b = tmp_path / "a", tmp_path / "b"
+    sets = ("stokes.solver='lagged'", "output.checkpoint_every=20", "grid.preset='ci'")
+    rc, err = _terminate_after_start(_run_cmd(b, *sets), b)
+    assert rc == 3, err
     assert "stopped by signal" in err
-    ckpt_step = __import__("netCDF4").Dataset(out / "checkpoint.nc").step
-    assert ckpt_step > 0
-    done = subprocess.run(cmd + ["--set", "time.max_steps=" + str(ckpt_step + 5)],
-                          capture_output=True, text=True, timeout=120)
+    with netCDF4.Dataset(b / "checkpoint.nc") as ds:
+        ckpt_step = int(ds.step)
+    assert ckpt_step > 0 and ckpt_step % 20 == 0
+    stop = f"time.max_steps={ckpt_step + 37}"
+    done = subprocess.run(_run_cmd(b, *sets, stop), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"resumed from step {ckpt_step}" in done.stdout
+    ref = subprocess.run(_run_cmd(a, *sets, stop), capture_output=True, text=True, timeout=120)
+    assert ref.returncode == 0, ref.stderr
+    ra, rb = open_run(a), open_run(b)
+    for name in ("T", "u", "v", "p", "Nu_top", "Vrms", "dt", "stokes_iterations"):
+        np.testing.assert_array_equal(ra[name].values, rb[name].values, err_msg=name)
+
+
+def test_sigterm_far_from_a_checkpoint_stops_at_once_and_keeps_the_last(tmp_path):
+    out = tmp_path / "r"
+    rc, err = _terminate_after_start(_run_cmd(out, "output.checkpoint_every=100000"), out)
+    assert rc == 3, err
+    assert "no checkpoint yet" in err
+    assert not (out / "checkpoint.nc").exists()
+
+
+def test_a_second_sigterm_stops_at_once(tmp_path):
+    out = tmp_path / "r"
+    # the next checkpoint is within the grace time, but a second signal does not wait
+    rc, err = _terminate_after_start(_run_cmd(out, "output.checkpoint_every=2000",
+                                              "grid.preset='ci'"), out, wait=0.3, signals=2)
+    assert rc == 3, err
+    assert "running on to the checkpoint at step 2000" in err
+    assert "no checkpoint yet" in err          # it did not wait for step 2000

@@ -38,13 +38,39 @@ def test_blankenbach_1a_coarse_grid(tmp_path):
 
 
 def test_blow_up_stops_cleanly_with_last_good_state(tmp_path):
+    # Q = 1e4 without flow: the step is bounded by the heating (HEATING_RISE_MAX per step),
+    # so the run takes steps and stops when T passes T_CEIL (it used to fail its first step)
+    from pymantle.simulation import HEATING_RISE_MAX, T_CEIL
     cfg = make_config(tmp_path, "physics.ra=0.0", "physics.q=1e4", "time.end_time=1.0")
-    with pytest.raises(BlowUp, match="temperature left"):
+    with pytest.raises(BlowUp, match="temperature left") as exc:
         Simulation(cfg).run()
+    assert "smaller &time courant or dt_max" in str(exc.value)
     with netCDF4.Dataset(tmp_path / "run" / "checkpoint.nc") as ds:
         T = np.array(ds["T"][:])
-        assert ds.step == 0
-    assert np.isfinite(T).all() and T.max() <= 1.1     # the initial state, not the bad one
+        step = int(ds.step)
+    assert np.isfinite(T).all() and T.max() <= T_CEIL          # the last good state
+    assert T.max() > T_CEIL - 2 * HEATING_RISE_MAX              # ... just before the blow-up
+    assert step > 10
+
+
+def test_a_blown_up_run_reruns_without_duplicates_and_continues_with_a_smaller_step(tmp_path):
+    common = ["physics.ra=0.0", "physics.q=1e4", "time.end_time=1.0", "output.snapshot_every=5"]
+    for _ in range(2):     # the rerun repeats the blow-up; nothing is appended twice
+        with pytest.raises(BlowUp):
+            Simulation(make_config(tmp_path, *common)).run()
+        with netCDF4.Dataset(tmp_path / "run" / "checkpoint.nc") as ds:
+            step, n_snap = int(ds.step), int(ds.n_snapshots)
+            hist_steps = np.array(ds["hist_step"][:])
+        assert hist_steps.tolist() == list(range(step))        # no duplicated row
+        assert n_snap == len(range(0, step, 5))                # no duplicated snapshot
+    # continuing with a smaller step is allowed (and noted in the run file)
+    res = Simulation(make_config(tmp_path, *common, "time.dt_max=1e-7",
+                                 f"time.max_steps={step + 3}")).run()
+    assert res.resumed_from == step and res.steps == step + 3
+    ds = open_run(res.directory)
+    assert np.all(np.diff(ds["step"].values) == 1)
+    assert f"resumed at step {step} with &time dt_max 0.0 -> 1e-07" in ds.attrs["history"]
+    assert np.all(np.diff(ds["snapshot_step"].values) > 0)
 
 
 def test_output_is_cf_sgrid_and_opens_with_xarray(tmp_path):

@@ -1,0 +1,149 @@
+"""The output hook of the time loop: one run folder's files and when they are written.
+
+    run.nc.part   the run file while the run goes on (snapshots as they come, the
+                  history at every checkpoint); renamed to run.nc when it finishes
+    checkpoint.nc everything a restart needs, written atomically (output.write_checkpoint)
+
+Only rank 0 writes; the other ranks hold a RunFiles whose writes do nothing. Resuming
+reads the checkpoint back and refuses a namelist that would change the trajectory (the
+fields in RESUMABLE_CHANGES may change: they only say where or how the run stops, or, for
+the time step, how a run that blew up is continued; such a change is noted in the run
+file's `history` attribute).
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .config import SCHEMA, Config, ConfigError
+from .output import (CHECKPOINT_FILE, PART_SUFFIX, RUN_FILE, create_run_file, namelist_text,
+                     read_checkpoint, write_checkpoint, write_history, write_snapshot)
+
+#: Fields that may differ between a checkpoint and its resumption. The first group does not
+#: change the trajectory; courant and dt_max do, from the resumed step on: that is how a run
+#: that blew up is continued with a smaller step (docs: "continuing a run that blew up").
+RESUMABLE_CHANGES = {("time", "end_time"), ("time", "max_steps"), ("time", "steady_tol"),
+                     ("time", "stat_window"), ("time", "stat_tol"),
+                     ("output", "progress"), ("output", "plots"), ("output", "directory"),
+                     ("stokes", "petsc_options")}
+STEP_CHANGES = {("time", "courant"), ("time", "dt_max")}
+
+
+def _stored_value(stored, group: str, key: str):
+    return stored.get(group, {}).get(key)
+
+
+def _same(va, vb) -> bool:
+    if isinstance(va, float) and vb is not None:
+        return bool(np.isclose(va, float(vb), rtol=1e-14, atol=0))
+    return va == vb
+
+
+def trajectory_difference(cfg: Config, stored_text: str) -> str | None:
+    """Name the first field that differs between a config and a stored namelist, ignoring
+    the fields that may change on resumption; None if they agree."""
+    import f90nml
+    stored = f90nml.read(io.StringIO(stored_text))
+    for g, fields in SCHEMA.items():
+        for k in fields:
+            if (g, k) in RESUMABLE_CHANGES or (g, k) in STEP_CHANGES:
+                continue
+            if not _same(cfg[g][k], _stored_value(stored, g, k)):
+                return f"&{g} {k}"
+    return None
+
+
+def step_changes(cfg: Config, stored_text: str) -> list[str]:
+    """The time-step settings changed since the checkpoint, as 'courant 0.5 -> 0.2'."""
+    import f90nml
+    stored = f90nml.read(io.StringIO(stored_text))
+    return [f"&{g} {k} {_stored_value(stored, g, k)} -> {cfg[g][k]}"
+            for g, k in sorted(STEP_CHANGES)
+            if not _same(cfg[g][k], _stored_value(stored, g, k))]
+
+
+class RunFiles:
+    """Reads and writes one run folder for the time loop (rank 0 writes, others skip)."""
+
+    def __init__(self, cfg: Config, grid, outdir: Path, root: bool):
+        self.cfg, self.grid, self.root = cfg, grid, root
+        self.outdir = Path(outdir)
+        self.run_file = self.outdir / RUN_FILE
+        self.part = self.outdir / (RUN_FILE + PART_SUFFIX)
+        self.ckpt = self.outdir / CHECKPOINT_FILE
+        self.ds = None
+        self.notes: list[str] = []          # lines for the run file's history attribute
+
+    # -- starting ---------------------------------------------------------------------------
+    def stored_state(self, resume: bool):
+        """(state, history, snapshots written) from the checkpoint, or None for a fresh
+        start (whose stale files are then removed). Raises ConfigError if the stored run
+        is another trajectory."""
+        if self.root:
+            self.outdir.mkdir(parents=True, exist_ok=True)
+        if not (resume and self.ckpt.is_file()):
+            if self.root:
+                for f in (self.run_file, self.part, self.ckpt):
+                    if f.exists():
+                        f.unlink()
+            return None
+        stored_nml, state, hist, n_snap = read_checkpoint(self.ckpt)
+        diff = trajectory_difference(self.cfg, stored_nml)
+        if diff is not None:
+            raise ConfigError(f"{diff} differs from the run stored in {str(self.outdir)!r}; "
+                              "choose another output directory or pass --overwrite")
+        changes = step_changes(self.cfg, stored_nml)
+        if changes:
+            self.notes.append(f"resumed at step {state['step']} with " + ", ".join(changes))
+        if self.root and self.run_file.is_file() and not self.part.is_file():
+            os.replace(self.run_file, self.part)      # extending a finished run
+        return state, hist, n_snap
+
+    def open(self, resumed: bool) -> None:
+        if not self.root:
+            return
+        if resumed and self.part.is_file():
+            import netCDF4
+            self.ds = netCDF4.Dataset(self.part, "a")
+            self.ds.namelist = namelist_text(self.cfg)    # the settings now in force
+        else:
+            self.ds = create_run_file(self.part, self.cfg, self.grid)
+        for line in self.notes:
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            old = self.ds.getncattr("history") if "history" in self.ds.ncattrs() else ""
+            self.ds.history = (old + "\n" if old else "") + f"{stamp} pymantle: {line}"
+
+    # -- during the run ---------------------------------------------------------------------
+    def snapshot(self, k: int, n: int, t: float, T, u, v, p, eta) -> None:
+        if self.ds is not None:
+            write_snapshot(self.ds, k, n, t, T, u, v, p, eta)
+
+    def checkpoint(self, T, u, v, p, n: int, t: float, hist: dict, n_snap: int) -> None:
+        """The state at the start of step n, its history and snapshot count."""
+        if self.ds is None:
+            return
+        write_history(self.ds, {k: np.asarray(vals) for k, vals in hist.items()})
+        self.ds.sync()
+        write_checkpoint(self.ckpt, self.cfg,
+                         {"T": T, "u": u, "v": v, "p": p, "step": n, "time": t},
+                         {k: np.asarray(vals, float) for k, vals in hist.items()}, n_snap)
+
+    # -- ending -----------------------------------------------------------------------------
+    def abort(self) -> None:
+        """Close without finishing: what was synced at the last checkpoint stays valid."""
+        if self.ds is not None and self.ds.isopen():
+            self.ds.close()
+
+    def finish(self, hist: dict, wall: float, status: str) -> None:
+        """Write the whole history and rename run.nc.part to run.nc."""
+        if self.ds is None:
+            return
+        write_history(self.ds, {k: np.asarray(v) for k, v in hist.items()})
+        self.ds.wall_time = wall
+        self.ds.status = status
+        self.ds.close()
+        os.replace(self.part, self.run_file)
