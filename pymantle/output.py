@@ -11,6 +11,28 @@ run.nc layout (dimensions: x, y cell centres; x_face, y_face; time = snapshots; 
     T_profile (time, y)
 The SGRID 'grid' variable tells CF/SGRID-aware tools (xarray, gridded) where each variable
 lives on the staggered grid: T on faces (cells), u on edge1, v on edge2, psi on nodes.
+
+Conventions claimed (CONVENTIONS below): "CF-1.8 SGRID-0.3", blank-separated as CF 2.6.1
+recommends.
+  * CF-1.8: the newest CF version the released CF checker (PyPI cfchecker 4.1.0, which
+    tests/test_cf_conventions.py runs) can verify; the file uses nothing that CF 1.9-1.11
+    added, so claiming a later version would only be an unverified claim.
+  * SGRID-0.3: the current SGRID specification (sgrid.github.io), whose grid topology
+    variable this is.
+Two CF points the metadata is shaped around:
+  * 'time' is non-dimensional model time, not a date: CF 4.4 demands "<unit> since <epoch>"
+    of a time coordinate and CF identifies one by reference-time units, axis = "T" or
+    standard_name = "time". So 'time' carries none of these (units "1", no axis): under
+    CF it is a generic dimensionless coordinate, which is legal; xarray leaves it a float.
+  * cf_role = "grid_topology" on 'grid' is required by SGRID (it is how SGRID readers
+    such as gridded and cf_xarray find the topology), but is not among CF's cf_role values
+    (CF 9.5: timeseries_id, profile_id, trajectory_id; CF 1.11 adds UGRID's mesh_topology
+    and location_index_set, not SGRID's grid_topology), so CF checkers (cfchecker 4.1.0;
+    IOOS compliance-checker 6.1) report it as an invalid cf_role. SGRID files (the SGRID
+    spec's own ROMS and Delft3D examples) carry it all the same, and so do we: without it
+    SGRID readers do not find the grid. It is the single checker error
+    tests/test_cf_conventions.py tolerates, and only on 'grid' with this value.
+The checkpoint claims "CF-1.8" alone (it holds raw arrays and no grid topology).
 """
 from __future__ import annotations
 
@@ -27,6 +49,7 @@ from .diagnostics import HISTORY_FIELDS, profile
 from .grid import Grid
 
 RUN_FILE, PART_SUFFIX, CHECKPOINT_FILE = "run.nc", ".part", "checkpoint.nc"
+CONVENTIONS = "CF-1.8 SGRID-0.3"      # see the module docstring for why these versions
 
 
 class CorruptFile(RuntimeError):
@@ -49,7 +72,7 @@ def _coords(ds: netCDF4.Dataset, grid: Grid) -> None:
         var.axis = axis
         var.long_name = long
     g = ds.createVariable("grid", "i4")
-    g.cf_role = "grid_topology"
+    g.cf_role = "grid_topology"   # SGRID-required; not a CF 9.5 value (module docstring)
     g.topology_dimension = 2
     g.node_dimensions = "x_face y_face"
     g.face_dimensions = "x: x_face (padding: none) y: y_face (padding: none)"
@@ -74,7 +97,7 @@ def _var(ds, name, dims, long_name, location=None, dtype="f8", **kw):
 
 def create_run_file(path: Path, cfg: Config, grid: Grid) -> netCDF4.Dataset:
     ds = netCDF4.Dataset(path, "w", format="NETCDF4")
-    ds.Conventions = "CF-1.10, SGRID-0.3"
+    ds.Conventions = CONVENTIONS
     ds.title = "pymantle convection run"
     ds.source = f"pymantle {__version__}"
     ds.namelist = namelist_text(cfg)
@@ -85,7 +108,9 @@ def create_run_file(path: Path, cfg: Config, grid: Grid) -> netCDF4.Dataset:
     ds.createDimension("time", None)
     ds.createDimension("step", None)
     t = _var(ds, "time", ("time",), "model time of the snapshot")
-    t.axis = "T"
+    # non-dimensional: deliberately no axis = "T" (see the module docstring)
+    t.comment = ("non-dimensional model time, not a calendar time: a generic CF coordinate "
+                 "(units 1, no reference date), so it has no axis = 'T'")
     _var(ds, "snapshot_step", ("time",), "solver step of the snapshot", dtype="i8")
     _var(ds, "T", ("time", "y", "x"), "temperature", "face")
     _var(ds, "p", ("time", "y", "x"), "dynamic pressure (zero mean)", "face")
@@ -94,7 +119,8 @@ def create_run_file(path: Path, cfg: Config, grid: Grid) -> netCDF4.Dataset:
     _var(ds, "v", ("time", "y_face", "x"), "vertical velocity", "edge2")
     _var(ds, "T_profile", ("time", "y"), "horizontally averaged temperature")
     _var(ds, "step", ("step",), "solver step", dtype="i8")
-    _var(ds, "history_time", ("step",), "model time of the diagnostics")
+    _var(ds, "history_time", ("step",), "model time of the diagnostics").comment = (
+        "non-dimensional model time, as the 'time' coordinate")
     for name, long in HISTORY_FIELDS.items():
         _var(ds, name, ("step",), long)
     return ds
@@ -130,6 +156,12 @@ def write_history(ds: netCDF4.Dataset, history: dict[str, np.ndarray]) -> None:
 
 # -- checkpoints -------------------------------------------------------------------------
 
+_CHECKPOINT_LONG_NAMES = {"T": "temperature (cell centres)",
+                          "u": "horizontal velocity (x faces)",
+                          "v": "vertical velocity (y faces)",
+                          "p": "dynamic pressure (cell centres)"}
+
+
 def write_checkpoint(path: Path, cfg: Config, state: dict, history: dict, n_snapshots: int):
     """Atomically (temporary file + rename) save everything a restart needs."""
     path = Path(path)
@@ -137,7 +169,8 @@ def write_checkpoint(path: Path, cfg: Config, state: dict, history: dict, n_snap
     os.close(fd)
     try:
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
-            ds.Conventions = "CF-1.10"
+            ds.Conventions = "CF-1.8"
+            ds.title = "pymantle restart checkpoint"
             ds.source = f"pymantle {__version__}"
             ds.namelist = namelist_text(cfg)
             ds.step = int(state["step"])
@@ -148,10 +181,16 @@ def write_checkpoint(path: Path, cfg: Config, state: dict, history: dict, n_snap
                 dims = tuple(f"{name}_{i}" for i in range(a.ndim))
                 for d, s in zip(dims, a.shape):
                     ds.createDimension(d, s)
-                ds.createVariable(name, "f8", dims)[:] = a
+                var = ds.createVariable(name, "f8", dims)
+                var[:] = a
+                var.long_name = _CHECKPOINT_LONG_NAMES[name]
+                var.units = "1"
             ds.createDimension("record", len(history["step"]))
             for name, vals in history.items():
-                ds.createVariable("hist_" + name, "f8", ("record",))[:] = np.asarray(vals, float)
+                var = ds.createVariable("hist_" + name, "f8", ("record",))
+                var[:] = np.asarray(vals, float)
+                var.long_name = f"history of {name} (restart record)"
+                var.units = "1"
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PKGS=(gfortran petsc-dev libopenblas0-pthread openssh-client pkg-config)
+# libudunits2-0: the units library cfunits loads (cfchecker, tests/test_cf_conventions.py)
+APT_PKGS=(gfortran petsc-dev libopenblas0-pthread openssh-client pkg-config libudunits2-0)
 need_apt=0
 for p in "${APT_PKGS[@]}"; do
   [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || need_apt=1
@@ -36,6 +37,10 @@ fi
 # torch==2.13.0 is the CPU wheel; an unpinned torch could pull a multi-GB CUDA build.
 pip install -q torch==2.13.0 mpi4py netCDF4 f90nml pytest xarray matplotlib tqdm scipy \
   threadpoolctl meson-python meson ninja
+# Test-only: the CF checker and, as package data of compliance-checker, the CF standard-name
+# table it needs offline (tests/test_cf_conventions.py). Pinned: the test's expectations
+# (CF-1.8 as the newest version it knows, its messages) are those of these releases.
+pip install -q cfchecker==4.1.0 compliance-checker==6.1.0
 # AVX2 + FMA kernels where this CPU has them (the build is for this machine anyway).
 BUILD_ARGS=()
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null; then
