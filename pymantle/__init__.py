@@ -1,5 +1,5 @@
 """pymantle: mantle convection with a staggered-grid reference solver and a learned Stokes surrogate."""
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def __getattr__(name):

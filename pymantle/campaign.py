@@ -23,19 +23,18 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import config as _config
+from .campaign_index import (DONE, INDEX_FIELDS, Campaign, SimSpec, read_index,  # noqa: F401
+                             select_snapshots)
 from .config import ConfigError
 
 DATA = Path(__file__).resolve().parent / "data"
 SPLIT_RATIO = {"train": 94, "cv": 16, "test": 18}     # the study's 128 simulations
-DONE = ("finished", "steady", "statistically steady")
-INDEX_FIELDS = ["sim", "split", "Q", "gamma", "beta", "status", "n_snapshots", "steps",
-                "time", "wall_time", "error"]
 
 
 @dataclass
@@ -66,26 +65,6 @@ PRESETS = {
     "paper": CampaignPreset("paper", 128, (0.0, 10.0), (1e6, 1e10), (1.0, 100.0),
                             end_time=1.0, max_steps=100000, stat_window=0.05),
 }
-
-
-@dataclass
-class SimSpec:
-    sim: int
-    split: str
-    Q: float
-    gamma: float
-    beta: float
-
-
-@dataclass
-class Campaign:
-    directory: Path
-    preset: str
-    seed: int
-    sims: list[SimSpec] = field(default_factory=list)
-
-    def sim_dir(self, i: int) -> Path:
-        return self.directory / "sims" / f"sim-{i:04d}"
 
 
 def sample_parameters(n: int, preset: CampaignPreset, seed: int) -> list[SimSpec]:
@@ -168,25 +147,6 @@ def write_index(camp: Campaign) -> Path:
     path = camp.directory / "index.csv"
     _atomic_write(path, buf.getvalue())
     return path
-
-
-def read_index(directory: str | Path) -> list[dict]:
-    """Rows of index.csv with numbers parsed; a missing or malformed index is reported."""
-    path = Path(directory) / "index.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"no index.csv in {str(directory)!r}: not a campaign directory")
-    rows = []
-    try:
-        with open(path) as fh:
-            for r in csv.DictReader(fh):
-                r["sim"] = int(r["sim"])
-                for k in ("Q", "gamma", "beta", "time", "wall_time"):
-                    r[k] = float(r[k])
-                r["n_snapshots"], r["steps"] = int(r["n_snapshots"]), int(r["steps"])
-                rows.append(r)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{path} is malformed ({exc}); rerun the campaign to rebuild it") from None
-    return rows
 
 
 def check_run_file(path: Path) -> int:
@@ -328,21 +288,3 @@ def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, e
             write_index(camp)       # status files are the truth; the index follows them
         if bar:
             bar.update()
-
-
-def select_snapshots(directory, split: str = "train", first: int = 200, later: int = 800,
-                     seed: int = 0) -> list[tuple[int, int]]:
-    """The study's selection as a view over the stored data (nothing deleted): for every
-    finished simulation of the split, its first `first` snapshots plus up to `later`
-    random later ones, without duplicates. Returns (sim, snapshot) pairs."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for row in read_index(directory):
-        if row["split"] != split or row["status"] not in DONE:
-            continue
-        n = row["n_snapshots"]
-        head = list(range(min(first, n)))
-        rest = np.arange(min(first, n), n)
-        pick = sorted(rng.choice(rest, size=min(later, rest.size), replace=False).tolist())
-        out.extend((row["sim"], k) for k in head + pick)
-    return out

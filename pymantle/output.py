@@ -43,7 +43,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .config import Config, ConfigError
 from .diagnostics import HISTORY_FIELDS, profile
 from .grid import Grid

@@ -32,7 +32,7 @@ def dissipation(u, v, eta_c, eta_n, dx: float, dy: float) -> float:
 
 
 def _rows(campaign, split):
-    from ..campaign import DONE, read_index
+    from ..campaign_index import DONE, read_index
     return [r for r in read_index(campaign) if r["split"] == split and r["status"] in DONE]
 
 
@@ -40,7 +40,7 @@ def run_accuracy(campaign, model: str, row: dict, eq4_scale: float) -> dict:
     """Per-snapshot errors of one simulation, summarised."""
     import netCDF4
     from mpi4py import MPI  # noqa: F401  (PETSc-free provider, but the package imports it)
-    from ..campaign import Campaign
+    from ..campaign_index import Campaign
     from ..grid import Grid
     from ..physics import corner_viscosity
     from ..providers import SurrogateProvider

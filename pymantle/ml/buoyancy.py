@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import ETA_CLIP
+from .inputs import ETA_CLIP
 
 #: Input channels of the buoyancy-scaled networks.
 CHANNELS = ("anomaly", "log_relative_viscosity", "y")
@@ -72,7 +72,7 @@ def buoyancy_scale(T, eta, ra: float):
 def buoyancy_inputs(T, eta, y, ra: float):
     """(channels (3, ny, nx), s): the network's input and the snapshot's velocity scale.
 
-    eta is clipped to the input range of `data.ETA_CLIP` before its logarithm, as the
+    eta is clipped to the input range of `inputs.ETA_CLIP` before its logarithm, as the
     study's channels are; y is the centres' height, (ny,) or (ny, nx)."""
     ny, nx = T.shape
     eta = np.clip(eta, *ETA_CLIP)

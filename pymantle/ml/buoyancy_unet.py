@@ -159,7 +159,7 @@ class BuoyancySnapshotDataset:
     def __init__(self, directory, split="train", first=200, later=800, seed=0,
                  dtype=np.float32, mirror=True, max_open=8):
         from .data import CampaignDataset
-        from ..campaign import select_snapshots
+        from ..campaign_index import select_snapshots
         self._files = CampaignDataset(directory, max_open=max_open, dtype=dtype)
         self.normalisation = self._files.normalisation      # kept for the model file
         self.dtype, self.mirror = dtype, mirror

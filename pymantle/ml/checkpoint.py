@@ -60,7 +60,7 @@ def save_model(path, state_dict, *, model: dict, grid: dict, normalisation: dict
                scaling: dict, training: dict | None = None) -> Path:
     """Write a model file atomically (temporary file + rename)."""
     import torch
-    from .. import __version__
+    from .._version import __version__
     # Metadata as plain Python types only (a NumPy scalar would break weights_only loads).
     plain = lambda d: json.loads(json.dumps(d, default=float))  # noqa: E731
     payload = {

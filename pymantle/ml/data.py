@@ -4,57 +4,18 @@ Each item is one stored snapshot: the network inputs (7 channels at the cell cen
 x/4, y/4, log10(clip(eta, 1e-8, 1))/8, Q, gamma, beta min-max normalised over the training
 split with gamma and beta in log10, and T) and the targets u/s, v/s on the MAC faces, s
 from the velocity scaling (Eq. 4). Files are opened on demand and a few are kept open, so
-the campaign never has to fit in memory.
+the campaign never has to fit in memory. The channels and the scale are built by
+inputs.py (no I/O), which inference shares.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .scaling import VelocityScaling
-
-ETA_CLIP = (1e-8, 1.0)
-N_CHANNELS = 7
-
-
-@dataclass(frozen=True)
-class InputNormalisation:
-    """Min-max ranges of Q, log10 gamma and log10 beta over the training split."""
-    q: tuple[float, float]
-    log_gamma: tuple[float, float]
-    log_beta: tuple[float, float]
-
-    @staticmethod
-    def _mm(v, rng):
-        lo, hi = rng
-        return (v - lo) / (hi - lo) if hi > lo else 0.0 * v
-
-    def params(self, Q, gamma, beta):
-        return (self._mm(Q, self.q), self._mm(np.log10(gamma), self.log_gamma),
-                self._mm(np.log10(beta), self.log_beta))
-
-    @classmethod
-    def from_rows(cls, rows):
-        q = [r["Q"] for r in rows]
-        g = [np.log10(r["gamma"]) for r in rows]
-        b = [np.log10(r["beta"]) for r in rows]
-        return cls((min(q), max(q)), (min(g), max(g)), (min(b), max(b)))
-
-    def to_dict(self):
-        return {"q": list(self.q), "log_gamma": list(self.log_gamma),
-                "log_beta": list(self.log_beta)}
-
-
-def input_channels(T, eta, x, y, params) -> np.ndarray:
-    """(7, ny, nx) network input from fields at the cell centres."""
-    ny, nx = T.shape
-    leta = np.log10(np.clip(eta, *ETA_CLIP)) / 8.0
-    q, g, b = params
-    return np.stack([np.broadcast_to(x / 4.0, (ny, nx)), np.broadcast_to(y / 4.0, (ny, nx)),
-                     leta, np.full((ny, nx), q), np.full((ny, nx), g), np.full((ny, nx), b), T])
+from .inputs import (ETA_CLIP, N_CHANNELS, InputNormalisation, VelocityScaling,  # noqa: F401
+                     input_channels)
 
 
 class CampaignDataset:
@@ -65,7 +26,7 @@ class CampaignDataset:
     def __init__(self, directory, scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
         self.directory = Path(directory)
-        from ..campaign import DONE, Campaign, read_index   # the solver side, imported lazily
+        from ..campaign_index import DONE, Campaign, read_index   # needs f90nml: imported lazily
         rows = read_index(self.directory)
         self.index_rows = rows
         self.rows = {r["sim"]: r for r in rows}
@@ -131,7 +92,7 @@ class SnapshotDataset(CampaignDataset):
                  scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
         super().__init__(directory, scaling, normalisation, max_open, dtype)
-        from ..campaign import select_snapshots
+        from ..campaign_index import select_snapshots
         self.items = select_snapshots(self.directory, split, first, later, seed)
 
     def __getitem__(self, k):

@@ -1,6 +1,6 @@
 """The Stokes surrogate network (model.md section 5, after Tompson et al. 2017).
 
-Inputs: the 7 channels of `data.input_channels` at the cell centres (B, 7, ny, nx).
+Inputs: the 7 channels of `inputs.input_channels` at the cell centres (B, 7, ny, nx).
 Outputs: scaled face velocities (u/s, v/s) in the MAC layout, u (B, 1, ny, nx+1) and
 v (B, 1, ny+1, nx).
 

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import InputNormalisation, input_channels
-from .scaling import VelocityScaling
+from .inputs import InputNormalisation, VelocityScaling, pack_inputs, step_inputs  # noqa: F401
 
 FORMAT = "pymantle-training-pack-1"
 
@@ -51,7 +50,7 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
     Returns a summary dict."""
     import netCDF4
     from tqdm import tqdm
-    from ..campaign import Campaign
+    from ..campaign_index import Campaign
     from ..output import run_physics
     from .data import SnapshotDataset
     from .scaling import fit_from_campaign
@@ -116,15 +115,6 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
             "bytes": path.stat().st_size, **meta["check"]}
 
 
-def pack_inputs(T, ph, aspect, normalisation: InputNormalisation) -> np.ndarray:
-    """The (7, ny, nx) network input rebuilt from T and the simulation's parameters."""
-    from ..physics import viscosity
-    ny, nx = T.shape
-    x, y = np.meshgrid((np.arange(nx) + 0.5) * aspect / nx, (np.arange(ny) + 0.5) / ny)
-    eta = viscosity(T, y, ph["gamma"], ph["beta"], ph["eta_min"], ph["eta_max"])
-    return input_channels(T, eta, x, y, normalisation.params(ph["q"], ph["gamma"], ph["beta"]))
-
-
 def is_pack(path) -> bool:
     return Path(path).is_file() and str(path).endswith(".npz")
 
@@ -173,7 +163,6 @@ class PackDataset:
         pass
 
 
-
 class PackStepDataset(PackDataset):
     """Consecutive snapshot pairs k -> k+1 of a pack, for the U-net baselines: the same items
     as `step_data.StepPairDataset` ((inputs_k (9 channels), T_{k+1}, u_{k+1}/s, v_{k+1}/s)).
@@ -196,7 +185,6 @@ class PackStepDataset(PackDataset):
 
     def __getitem__(self, i):
         import torch
-        from .step_data import step_inputs
         a, b = self.pairs[i]
         sim, _ = self.items[i]
         ny, nx = self.T[a].shape

@@ -16,7 +16,7 @@ from .data import InputNormalisation
 def late_profiles(campaign_dir, split="train", late=0.5):
     """(rows, y, profiles): each finished simulation's time-mean late T profile."""
     import netCDF4
-    from ..campaign import DONE, Campaign, read_index
+    from ..campaign_index import DONE, Campaign, read_index
     camp = Campaign(Path(campaign_dir), "", 0)
     rows = [r for r in read_index(campaign_dir) if r["split"] == split and r["status"] in DONE]
     profs, y = [], None

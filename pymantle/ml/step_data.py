@@ -4,7 +4,7 @@ Each item is one step of a stored run, snapshot k -> k+1 (100 solver steps apart
 campaigns, `snapshot_every` of the preset in general):
 
     inputs (9, ny, nx) at k     `step_input_channels`: the 7 channels of
-                                `data.input_channels` (x/4, y/4, log10 eta/8, Q, gamma,
+                                `inputs.input_channels` (x/4, y/4, log10 eta/8, Q, gamma,
                                 beta normalised, T) then u_c/s, v_c/s, the face velocities
                                 of snapshot k averaged to the cell centres, over s (Eq. 4)
     T_{k+1} (ny, nx)
@@ -12,37 +12,16 @@ campaigns, `snapshot_every` of the preset in general):
 
 as torch tensors. All n-1 pairs of every finished simulation of the split are used (no
 subsampling as in the surrogate's `select_snapshots`: the pairs must be consecutive). Files
-are opened on demand and a few kept open, like `data.SnapshotDataset`.
+are opened on demand and a few kept open, like `data.SnapshotDataset`. The inputs
+themselves are built by inputs.py (no I/O), which inference shares.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .data import CampaignDataset, InputNormalisation, input_channels
-from .scaling import VelocityScaling
-
-
-def centred_velocities(u, v):
-    """MAC face velocities u (ny, nx+1), v (ny+1, nx) averaged to the cell centres."""
-    return 0.5 * (u[..., :, 1:] + u[..., :, :-1]), 0.5 * (v[..., 1:, :] + v[..., :-1, :])
-
-
-def step_input_channels(T, eta, x, y, params, u_s, v_s) -> np.ndarray:
-    """(9, ny, nx) U-net input: `data.input_channels` + centred u/s, v/s (unet.INPUT_CHANNELS).
-
-    u_s (ny, nx+1) and v_s (ny+1, nx) are the face velocities already divided by s.
-    """
-    uc, vc = centred_velocities(np.asarray(u_s, float), np.asarray(v_s, float))
-    return np.concatenate([input_channels(T, eta, x, y, params), uc[None], vc[None]])
-
-
-def step_inputs(T, physics: dict, aspect: float, normalisation: InputNormalisation, u_s,
-                v_s) -> np.ndarray:
-    """The same (9, ny, nx) input from T, the run's parameters and u/s, v/s alone (the
-    viscosity and coordinate channels rebuilt, as `pack.pack_inputs` does)."""
-    from .pack import pack_inputs
-    uc, vc = centred_velocities(np.asarray(u_s, float), np.asarray(v_s, float))
-    return np.concatenate([pack_inputs(T, physics, aspect, normalisation), uc[None], vc[None]])
+from .data import CampaignDataset
+from .inputs import (InputNormalisation, VelocityScaling, centred_velocities,  # noqa: F401
+                     step_input_channels, step_inputs)
 
 
 class StepPairDataset(CampaignDataset):
@@ -51,7 +30,7 @@ class StepPairDataset(CampaignDataset):
     def __init__(self, campaign_dir, split="train", scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8,
                  dtype=np.float64):
-        from ..campaign import DONE
+        from ..campaign_index import DONE
         super().__init__(campaign_dir, scaling, normalisation, max_open, dtype)
         #: (sim, k) for every pair k -> k+1, in index order.
         self.items = [(r["sim"], k) for r in self.index_rows

@@ -139,7 +139,7 @@ class Trainer:
                                               cfg.seed, scaling=self.scaling,
                                               normalisation=self.train_ds.normalisation)
             import netCDF4
-            from ..campaign import Campaign
+            from ..campaign_index import Campaign
             sim0 = self.train_ds.items[0][0]
             with netCDF4.Dataset(Campaign(Path(cfg.campaign), "", 0).sim_dir(sim0)
                                  / "run.nc") as ds:
@@ -253,7 +253,7 @@ class Trainer:
 
     def save_checkpoint(self):
         import torch
-        from .. import __version__
+        from .._version import __version__
         if self.rank != 0:
             return
         self.out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ Inputs (B, 9, ny, nx) at the cell centres, built by `step_data.step_input_channe
     3 Q              4 log10 gamma    5 log10 beta     (min-max normalised, training split)
     6 T              7 u_c/s          8 v_c/s
 
-i.e. the 7 channels of `data.input_channels`, in their order, followed by the velocities of
+i.e. the 7 channels of `inputs.input_channels`, in their order, followed by the velocities of
 snapshot k averaged from the MAC faces to the cell centres and scaled by the Eq. 4 scale s.
 
 Outputs: T_next (B, 1, ny, nx), u/s (B, 1, ny, nx+1) on the vertical faces, v/s (B, 1, ny+1, nx)

@@ -37,8 +37,7 @@ class UNetStepper:
                  device=None):
         import torch
         from .checkpoint import load_model_file
-        from .data import InputNormalisation
-        from .scaling import VelocityScaling
+        from .inputs import InputNormalisation, VelocityScaling
         from .unet import UNet, UNetConfig
         payload = path_or_payload if isinstance(path_or_payload, dict) else \
             load_model_file(path_or_payload, expect_grid={"nx": nx, "ny": ny, "aspect": aspect},
@@ -62,7 +61,7 @@ class UNetStepper:
     def step(self, T, u, v):
         """(T, u, v) one snapshot step later; T clipped to [0, 2]."""
         import torch
-        from .step_data import step_inputs
+        from .inputs import step_inputs
         x = step_inputs(T, self.physics, self.aspect, self.normalisation, u / self.scale,
                         v / self.scale)
         with torch.inference_mode():
@@ -116,7 +115,7 @@ def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
     `start` (0 is the hot start, whose first step is the run's largest change); writes
     OUT/unet.csv, OUT/unet.md and OUT/unet_errors.png; returns the rows."""
     import netCDF4
-    from ..campaign import Campaign
+    from ..campaign_index import Campaign
     from ..evaluate import _write_table, campaign_specs
     from ..output import run_physics
     from .data import require_uniform_rows
