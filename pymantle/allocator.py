@@ -5,7 +5,7 @@ Why: the time loop frees and allocates the same few 0.5-2 MB arrays every step (
 temporaries, f2py outputs, the Fortran kernels' work arrays). glibc serves blocks that
 large by mmap and returns them to the kernel on free, so each step page-faults them in
 again. At 126x504 that was about a quarter of the host's cost of a surrogate step (host-only
-loop 2.1-2.5 -> 1.6-1.9 ms, measured with these settings; docs/benchmarks.md). Raising the
+loop 2.1-2.5 -> 1.6-1.9 ms, measured with these settings; docs/reports/2026-11-26-benchmarks-log.md). Raising the
 mmap and trim thresholds lets such blocks come from, and go back to, the heap. The cost is
 resident memory: up to TRIM_THRESHOLD of freed memory may stay mapped.
 

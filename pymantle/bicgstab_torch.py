@@ -1,4 +1,4 @@
-"""BiCGStab on torch tensors: the study's GPU iterative Stokes baseline (model.md sections 2
+"""BiCGStab on torch tensors: the study's GPU iterative Stokes baseline (docs/theory.md sections 2
 and 7), for timing on a GPU the same MAC system the PETSc solvers solve on the CPU.
 
 The system is the pinned (nonsingular) operator of `stokes.StokesOperator`, in CSR. It is

@@ -1,4 +1,4 @@
-"""Evaluation of the hybrid rollout against the reference solver (model.md section 7).
+"""Evaluation of the hybrid rollout against the reference solver (docs/theory.md section 7; arXiv:2505.16041).
 
 For each chosen simulation (parameters and seeded hot start from a campaign's index) every
 velocity provider runs to the same end time:
@@ -366,7 +366,7 @@ SCENARIOS = {
 
 def scenario(name, campaign_dir, model, out=None, sims=None, end_time=0.05, max_steps=10**6,
              profile_file=None, providers=("direct", "surrogate"), echo=print):
-    """One of the study's unseen scenarios (model.md 7): the reference and the surrogate
+    """One of the study's unseen scenarios (docs/theory.md section 7): the reference and the surrogate
     on the campaign's test simulations (or explicit parameters) with the scenario's change."""
     if name not in SCENARIOS:
         raise ConfigError(f"scenario {name!r}: allowed {', '.join(SCENARIOS)}")

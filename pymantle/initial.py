@@ -1,4 +1,4 @@
-"""Initial temperature fields (model.md section 2 and issue 6).
+"""Initial temperature fields (docs/theory.md section 2 and issue 6).
 
 hot        T = t_inside (1) inside plus a random perturbation (the dataset default)
 cold       T = t_inside (0) inside plus the perturbation

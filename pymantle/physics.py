@@ -1,4 +1,4 @@
-"""Material laws and source terms of model.md section 1 (non-dimensional).
+"""Material laws and source terms of docs/theory.md section 1 (non-dimensional; arXiv:2505.16041).
 
     eta(T, y) = exp(-ln(gamma) T + ln(beta) (1 - y))                      (Eq. 2)
     Q(t) = Q0 sum_i c_i exp(-lambda_i t)   (radioactive decay, four isotopes)
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Decay constants and initial heat-production fractions of the four isotopes (model.md 1).
+#: Decay constants and initial heat-production fractions of the four isotopes (docs/theory.md section 1).
 ISOTOPES = (
     (14.200767386369366, 0.130448695228009),
     (90.1668042856123, 0.2345333106414419),
@@ -94,7 +94,7 @@ class ViscosityField:
 
 
 def effective_rayleigh(ra: float, gamma: float, beta: float) -> float:
-    """Ra_eff = Ra gamma / beta (model.md 1, inferred): Ra measured with the viscosity
+    """Ra_eff = Ra gamma / beta (docs/theory.md section 1, inferred): Ra measured with the viscosity
     exp(ln(beta) - ln(gamma)) of hot material at the bottom relative to the top's."""
     return ra * gamma / beta
 

@@ -1,6 +1,6 @@
 """Stokes solvers: the Fortran-assembled MAC operator solved through PETSc (petsc4py).
 
-Methods (model.md section 2, issue 2):
+Methods (docs/theory.md section 2, issue 2):
 
 direct     MUMPS factorisation (LDL^T of the symmetric pinned system) every solve: the
            study's reference. The symbolic analysis is kept

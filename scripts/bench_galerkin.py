@@ -7,7 +7,8 @@ network's field as well). Side by side, on the same matrix: a dense Cholesky of 
 unpacked band (what the correction did before session 8), where it fits in a few seconds.
 The state is synthetic (a perturbed conductive T, gamma = 1e6, beta = 10, and a smooth
 random flow), which does not change the cost. One BLAS thread, as in the time loop.
-Usage: python scripts/bench_galerkin.py [--nodes-paper 9,17,25,33]"""
+Writes a JSON record (scripts/benchlib.py).
+Usage: python scripts/bench_galerkin.py [--nodes-paper 9,17,25,33] [--out docs/bench]"""
 import argparse
 import os
 
@@ -17,7 +18,7 @@ import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402
 from scipy.ndimage import gaussian_filter  # noqa: E402
 
-from benchlib import append, best_of  # noqa: E402
+from benchlib import add_out_argument, best_of, md_table, record  # noqa: E402
 from pymantle.galerkin_correction import GalerkinCorrection, dense_from_band  # noqa: E402
 from pymantle.grid import Grid  # noqa: E402
 from pymantle.physics import corner_viscosity, viscosity  # noqa: E402
@@ -26,6 +27,7 @@ ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--nodes-paper", default="9,17,25,33")
 ap.add_argument("--dense-max", type=int, default=4000,
                 help="largest K given the dense solve too (its cost grows like K^3)")
+add_out_argument(ap)
 args = ap.parse_args()
 
 
@@ -90,19 +92,19 @@ for (ny, nx), nodes in cases:
         else:
             t_dense = None
         res[(ny, nodes, span)] = (t_call, t_solve, t_dense)
-        dense = (f"{t_dense * 1e3:.1f} ({t_dense / t_solve:.0f}x)" if t_dense is not None
-                 else "-")
-        rows.append(f"| {ny}x{nx} | {nodes} x {4 * (nodes - 1) + 1} | {span} | {k} | "
-                    f"{ab.shape[0] - 1} | {t_mat * 1e3:.1f} | {t_solve * 1e3:.1f} | {dense} | "
-                    f"{t_call * 1e3:.1f} |")
+        rows.append({"grid": f"{ny}x{nx}", "nodes": f"{nodes} x {4 * (nodes - 1) + 1}",
+                     "span": span, "K": k, "ku": ab.shape[0] - 1, "matrix_ms": t_mat * 1e3,
+                     "banded_solve_ms": t_solve * 1e3,
+                     "dense_solve_ms": None if t_dense is None else t_dense * 1e3,
+                     "dense_over_banded": None if t_dense is None else t_dense / t_solve,
+                     "whole_call_ms": t_call * 1e3})
 
-body = ("One Galerkin correction call on a synthetic state, 1 BLAS thread, best of 5 (dense: "
-        "best of 2). K counts span functions including the wall hats the solve drops; ku is "
-        "the half-bandwidth. The dense column is the pre-session-8 solve (band unpacked, "
-        "dense Cholesky) on the same matrix, and in brackets how many times the banded "
-        "solve it takes.\n\n"
-        "| grid | nodes | span | K | ku | matrix (ms) | banded solve (ms) | dense solve (ms) "
-        "| whole call (ms) |\n|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+table = md_table(rows, [("grid", "grid", ""), ("nodes", "nodes", ""), ("span", "span", ""),
+                        ("K", "K", "d"), ("ku", "ku", "d"), ("matrix (ms)", "matrix_ms", ".1f"),
+                        ("banded solve (ms)", "banded_solve_ms", ".1f"),
+                        ("dense solve (ms)", "dense_solve_ms", ".1f"),
+                        ("dense / banded", "dense_over_banded", ".0f"),
+                        ("whole call (ms)", "whole_call_ms", ".1f")])
 paper = [n for (ny, n, _) in res if ny == 126]
 top = max(paper)
 result = (f"RESULT galerkin_call_ms_laptop9={res[(32, 9, 'no network (galerkin)')][0] * 1e3:.1f} "
@@ -112,4 +114,10 @@ with_dense = [key for key, v in res.items() if key[0] == 126 and v[2] is not Non
 if with_dense:
     key = max(with_dense, key=lambda kk: (kk[1], kk[2]))
     result += f" banded_over_dense_solve_paper{key[1]}={res[key][2] / res[key][1]:.0f}"
-append("bench_galerkin: one Galerkin correction call", body, result)
+record("bench_galerkin", "one Galerkin correction call",
+       "One Galerkin correction call on a synthetic state, 1 BLAS thread, best of 5 (dense: "
+       "best of 2). K counts span functions including the wall hats the solve drops; ku is "
+       "the half-bandwidth. The dense column is a dense Cholesky of the unpacked band (the "
+       "solve before the banded one) on the same matrix.",
+       rows, result, out=args.out, settings={"nodes_paper": args.nodes_paper,
+                                             "dense_max": args.dense_max}, table=table)

@@ -4,19 +4,21 @@ paper (126x504) grids in float32 and float64, with channels_last on and off, and
 samples per second (forward + backward + Adam) at the laptop grid, side by side in one run.
 The network is the full-size study model (width 16, 5 levels, 6 layers, kernel 5, learned
 padding) with random weights: the cost does not depend on the weights.
-Usage: python scripts/bench_model.py [--threads N] [--repeat 3]"""
+Writes a JSON record (scripts/benchlib.py).
+Usage: python scripts/bench_model.py [--threads N] [--repeat 3] [--out docs/bench]"""
 import argparse
 import time
 
 import torch
 
-from benchlib import append
+from benchlib import add_out_argument, md_table, record
 from pymantle.ml.losses import surrogate_loss
 from pymantle.ml.models import StokesSurrogate, SurrogateConfig
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--threads", type=int, default=torch.get_num_threads())
 ap.add_argument("--repeat", type=int, default=3)
+add_out_argument(ap)
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 torch.set_flush_denormal(True)          # as the solver's surrogate provider does
@@ -50,8 +52,8 @@ for name, (ny, nx) in {"laptop": (32, 128), "paper": (126, 504)}.items():
                 t = timed(lambda: m(x), args.repeat if name == "laptop" else 1)
             key = f"{name}_{str(dtype)[6:]}{'_cl' if cl else ''}"
             res[key] = t
-            rows.append(f"| {name} {ny}x{nx} | {str(dtype)[6:]} | {'on' if cl else 'off'} | "
-                        f"{t * 1e3:.1f} |")
+            rows.append({"grid": f"{name} {ny}x{nx}", "dtype": str(dtype)[6:],
+                         "channels_last": cl, "forward_ms": t * 1e3})
 
 # training throughput at the laptop grid, batch 16
 m = StokesSurrogate(SurrogateConfig(dtype=torch.float32), aspect=4.0).to(dev, torch.float32)
@@ -69,14 +71,17 @@ def train_step():
 
 
 t_train = timed(train_step, 2)
-body = (f"Full-size surrogate (2,133,385 parameters), random weights, {dev.type}, "
-        f"{args.threads} thread(s); forward pass of one sample:\n\n"
-        "| grid | dtype | channels_last | forward ms |\n|---|---|---|---|\n" + "\n".join(rows)
-        + f"\n\nTraining at 32x128, batch 16, float32: {t_train * 1e3:.0f} ms per batch = "
-        f"{16 / t_train:.1f} samples/s.")
-append("bench_model: surrogate forward and training cost", body,
-       f"RESULT forward_ms_laptop_f32={res['laptop_float32'] * 1e3:.1f} "
+table = md_table([dict(r, channels_last="on" if r["channels_last"] else "off") for r in rows],
+                 [("grid", "grid", ""), ("dtype", "dtype", ""),
+                  ("channels_last", "channels_last", ""), ("forward ms", "forward_ms", ".1f")])
+record("bench_model", "surrogate forward and training cost",
+       f"Full-size surrogate (2,133,385 parameters), random weights, {dev.type}, "
+       f"{args.threads} thread(s); forward pass of one sample. Training at 32x128, batch 16, "
+       f"float32: {t_train * 1e3:.0f} ms per batch = {16 / t_train:.1f} samples/s.",
+       rows, f"RESULT forward_ms_laptop_f32={res['laptop_float32'] * 1e3:.1f} "
        f"forward_ms_laptop_f64={res['laptop_float64'] * 1e3:.1f} "
        f"forward_ms_paper_f32={res['paper_float32'] * 1e3:.0f} "
        f"forward_ms_paper_f64={res['paper_float64'] * 1e3:.0f} "
-       f"train_samples_per_s={16 / t_train:.1f}")
+       f"train_ms_per_batch={t_train * 1e3:.0f} train_samples_per_s={16 / t_train:.1f}",
+       out=args.out, settings={"threads": args.threads, "repeat": args.repeat,
+                               "device": dev.type}, table=table)

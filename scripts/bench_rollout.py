@@ -16,7 +16,9 @@ and, where the file has it, the whole step as measured on the GPU machine (its o
 running the Fortran kernels in the loop's pipelined order) against the same two.
 Each time is the mean of the loop's iterations after the first (timed around the provider),
 which leaves out one-off start costs such as MUMPS's symbolic analysis.
-Usage: python scripts/bench_rollout.py [--steps 20] [--threads 2] [--gpu-json FILE]"""
+Writes a JSON record (scripts/benchlib.py): every provider's per-step and average cost, and
+the ratios. Usage: python scripts/bench_rollout.py [--steps 20] [--threads 2] [--gpu-json FILE]
+[--out docs/bench]"""
 import argparse
 import os
 import tempfile
@@ -26,7 +28,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from benchlib import append, random_buoyancy_model_file, random_model_file  # noqa: E402
+from benchlib import (add_out_argument, md_table, random_buoyancy_model_file,  # noqa: E402
+                      random_model_file, record)
 from pymantle import config  # noqa: E402
 import numpy as np  # noqa: E402
 from mpi4py import MPI  # noqa: E402
@@ -38,6 +41,7 @@ ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--steps", type=int, default=20)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--gpu-json", help="gpu_check.py results with a 'step' section")
+add_out_argument(ap)
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 
@@ -131,8 +135,9 @@ with tempfile.TemporaryDirectory() as tmp:
             # the mean, not the start spread over `steps` steps.
             ms = float(np.mean(np.diff(clock.ticks)[1:])) * 1e3
             res[(preset, name)] = ms
-            rows.append(f"| {preset} {g.ny}x{g.nx} | {name} | {ms:.1f} | "
-                        f"{r.wall_time / r.steps * 1e3:.1f} |")
+            rows.append({"grid": f"{preset} {g.ny}x{g.nx}", "provider": name,
+                         "ms_per_step": ms, "average_ms_per_step": r.wall_time / r.steps * 1e3,
+                         "steps": r.steps})
 sp = {p: res[(p, "direct")] / min(res[(p, "surrogate-f32")], res[(p, "surrogate-f64")])
       for p in ("laptop", "paper")}
 ship = {p: res[(p, "direct")] / res[(p, "buoyancy-unet")] for p in ("laptop", "paper")}
@@ -145,16 +150,17 @@ spn = {p: res[(p, "direct")] / res[(p, "galerkin")] for p in ("laptop", "paper")
 # measured steps: a run of these few steps would not see its one solve per hundred
 refresh = {p: res[(p, "galerkin")] + res[(p, "direct")] / 100 for p in ("laptop", "paper")}
 spr = {p: res[(p, "direct")] / refresh[p] for p in ("laptop", "paper")}
+table = md_table(rows, [("grid", "grid", ""), ("provider", "provider", ""),
+                        ("ms per step", "ms_per_step", ".1f"),
+                        ("average ms per step", "average_ms_per_step", ".1f")])
 body = (f"Per-step wall time in the time loop (CPU, {args.threads} torch threads, 1 BLAS "
         "thread; the network's cost does not depend on its weights). Per step: the mean "
         "loop iteration after the first, which carries the one-off start (MUMPS's symbolic "
         f"analysis, the first network call); over {args.steps} steps at the paper grid and "
         f"{args.steps * 5} at the laptop grid; the ratios use it. skip-100 solves once, in "
         "the first step, so its per-step figure is the reuse alone. Average: wall / steps, "
-        "the start included (the measure of sessions 1-6):\n\n"
-        "| grid | provider | ms per step | average ms per step |\n|---|---|---|---|\n"
-        + "\n".join(rows)
-        + f"\n\nShipped network (buoyancy-scaled U-net) over the direct step: laptop "
+        "the start included (the measure before 2026-11-26 19:00). "
+        + f"Shipped network (buoyancy-scaled U-net) over the direct step: laptop "
           f"{ship['laptop']:.2f}x, paper {ship['paper']:.2f}x; with the guard's residual every "
           f"step: laptop {shipg['laptop']:.2f}x, paper {shipg['paper']:.2f}x; galerkin with the "
           f"guard's residual: laptop {galg['laptop']:.2f}x, paper {galg['paper']:.2f}x. "
@@ -186,7 +192,7 @@ if args.gpu_json:
     gpu_ms = st["provider_ms" + sfx]                    # upload, network, download per call
     hybrid = res[("paper", "host-only")] + gpu_ms
     vs = {k: res[("paper", k)] / hybrid for k in ("direct", "fresh-lu")}
-    body += (f"\n\nGPU hybrid step at the paper grid, composed: host-only here "
+    body += (f" GPU hybrid step at the paper grid, composed: host-only here "
              f"{res[('paper', 'host-only')]:.2f} ms + the surrogate provider on the "
              f"{gpu['device']} {gpu_ms:.2f} ms ({args.gpu_json}; no credit taken for "
              f"overlapping the two) = {hybrid:.2f} ms: {vs['direct']:.0f}x the direct "
@@ -202,4 +208,6 @@ if args.gpu_json:
                  f"fresh-LU step here.")
         result += (f" gpu_step_ms_paper_measured={e2e:.2f}"
                    f" speedup_gpu_paper_measured_vs_direct={ve['direct']:.0f}")
-append("bench_rollout: velocity providers in the time loop", body, result)
+record("bench_rollout", "velocity providers in the time loop", body, rows, result,
+       out=args.out, settings={"steps": args.steps, "threads": args.threads,
+                               "gpu_json": args.gpu_json}, table=table)

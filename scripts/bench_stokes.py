@@ -2,7 +2,9 @@
 """Direct Stokes solve at 32x128, 64x256 and 128x512 (assembly, fresh factorisation,
 refactorisation with the analysis kept, triangular solve), the fitted growth exponent of
 the fresh solve with the number of unknowns, and the same matrix solved by
-scipy.sparse.linalg.spsolve (SuperLU) side by side.  Usage: python scripts/bench_stokes.py"""
+scipy.sparse.linalg.spsolve (SuperLU) side by side. Writes a JSON record (scripts/benchlib.py).
+Usage: python scripts/bench_stokes.py [--rows 32,64,128] [--out docs/bench]"""
+import argparse
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -11,7 +13,7 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 import scipy.sparse.linalg as sla  # noqa: E402
 
-from benchlib import append, best_of  # noqa: E402
+from benchlib import add_out_argument, best_of, md_table, record  # noqa: E402
 from pymantle.grid import Grid  # noqa: E402
 from pymantle.physics import corner_viscosity, face_buoyancy, viscosity  # noqa: E402
 from pymantle.stokes import StokesSolver  # noqa: E402
@@ -26,8 +28,13 @@ def state(g):
     return T, eta_c, corner_viscosity(eta_c)
 
 
+ap = argparse.ArgumentParser(description=__doc__)
+ap.add_argument("--rows", default="32,64,128", help="grid rows (nx = 4 ny), comma-separated")
+add_out_argument(ap)
+args = ap.parse_args()
+
 rows, ns, fresh = [], [], []
-for ny in (32, 64, 128):
+for ny in (int(r) for r in args.rows.split(",")):
     g = Grid(nx=4 * ny, ny=ny, aspect=4.0)
     T, eta_c, eta_n = state(g)
     fy = face_buoyancy(T, 1.0)
@@ -51,17 +58,24 @@ for ny in (32, 64, 128):
     agree = np.abs(u_sp - r.u).max() / np.abs(r.u).max()
     ns.append(op.nrows)
     fresh.append(t_fresh)
-    rows.append(f"| {g.ny}x{g.nx} | {op.nrows} | {t_asm * 1e3:.2f} | {t_fresh * 1e3:.1f} | "
-                f"{t_refac * 1e3:.1f} | {t_tri * 1e3:.2f} | {t_sp * 1e3:.1f} | "
-                f"{t_sp / t_fresh:.1f}x | {agree:.1e} |")
-exponent = np.polyfit(np.log(ns), np.log(fresh), 1)[0]
-body = ("Direct Stokes (MUMPS LDL^T, METIS ordering, 1 process, 1 BLAS thread); fresh = new "
-        "analysis + factorisation + solve; refactor = numeric factorisation + solve with the "
-        "analysis kept (what `direct` does every step); SciPy = spsolve (SuperLU) on the same "
-        "matrix; 'agree' = max |u_scipy - u_petsc| / max |u|.\n\n"
-        "| grid | unknowns | assembly ms | fresh ms | refactor ms | triangular solve ms | "
-        "SciPy ms | SciPy / fresh | agree |\n|---|---|---|---|---|---|---|---|---|\n"
-        + "\n".join(rows) + f"\n\nFresh-solve time grows like N^{exponent:.2f} with N unknowns.")
-append("bench_stokes: direct Stokes solve", body,
-       f"RESULT exponent={exponent:.2f} fresh_ms_laptop={fresh[0] * 1e3:.1f} "
-       f"fresh_ms_128x512={fresh[2] * 1e3:.0f}")
+    rows.append({"grid": f"{g.ny}x{g.nx}", "unknowns": op.nrows, "assembly_ms": t_asm * 1e3,
+                 "fresh_ms": t_fresh * 1e3, "refactor_ms": t_refac * 1e3,
+                 "triangular_solve_ms": t_tri * 1e3, "scipy_ms": t_sp * 1e3,
+                 "scipy_over_fresh": t_sp / t_fresh, "agree": agree})
+exponent = np.polyfit(np.log(ns), np.log(fresh), 1)[0] if len(ns) > 1 else np.nan
+exponent = float(exponent) if len(ns) > 1 else float("nan")
+table = md_table(rows, [("grid", "grid", ""), ("unknowns", "unknowns", "d"),
+                        ("assembly ms", "assembly_ms", ".2f"), ("fresh ms", "fresh_ms", ".1f"),
+                        ("refactor ms", "refactor_ms", ".1f"),
+                        ("triangular solve ms", "triangular_solve_ms", ".2f"),
+                        ("SciPy ms", "scipy_ms", ".1f"), ("SciPy / fresh", "scipy_over_fresh", ".1f"),
+                        ("agree", "agree", ".1e")])
+record("bench_stokes", "direct Stokes solve",
+       "Direct Stokes (MUMPS LDL^T, METIS ordering, 1 process, 1 BLAS thread); fresh = new "
+       "analysis + factorisation + solve; refactor = numeric factorisation + solve with the "
+       "analysis kept (what `direct` does every step); SciPy = spsolve (SuperLU) on the same "
+       "matrix; 'agree' = max |u_scipy - u_petsc| / max |u|. "
+       f"Fresh-solve time grows like N^{exponent:.2f} with N unknowns.",
+       rows, f"RESULT exponent={exponent:.2f} fresh_ms_laptop={fresh[0] * 1e3:.1f} "
+       f"fresh_ms_largest={fresh[-1] * 1e3:.0f}",
+       out=args.out, settings={"rows": args.rows}, table=table)

@@ -1,6 +1,6 @@
 """Which viscosity average scales the flow? The spread of ln(Vrms / s) over every stored
 snapshot of a campaign, for s = Ra a / eta_avg with several averages of eta, and for the
-study's per-run Eq. 4 scale (docs/surrogate.md, "Buoyancy scaling").
+study's per-run Eq. 4 scale (docs/guide/training.md, "Buoyancy scaling").
 
     .venv/bin/python scripts/check_buoyancy_scale.py CAMPAIGN [--split train]
 """

@@ -295,7 +295,7 @@ def bicgstab():
 
 
 def cv_loss(model, ds, dtype):
-    """Loss (model.md Eq. 6-10) over the whole cv split of the pack."""
+    """Loss (arXiv:2505.16041 Eqs. 6-10; docs/theory.md section 6) over the whole cv split of the pack."""
     model.eval()
     tot = 0.0
     with torch.no_grad():

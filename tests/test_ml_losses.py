@@ -1,4 +1,4 @@
-"""The surrogate's training loss (model.md section 6) against values computed by hand."""
+"""The surrogate's training loss (arXiv:2505.16041 Eqs. 6-10; docs/theory.md section 6) against values computed by hand."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""U-net baselines (model.md section 7): shapes on even and odd grids, parameter matching,
+"""U-net baselines (docs/theory.md section 7): shapes on even and odd grids, parameter matching,
 divergence-free stream variants, the step-pair dataset, and a tiny U-net that overfits."""
 import netCDF4
 import numpy as np

@@ -48,7 +48,7 @@ def test_decay_heating_matches_closed_form():
     got = [physics.heating_rate(ti, 7.0, "decay") for ti in t]
     np.testing.assert_allclose(got, closed, rtol=1e-14)
     assert sum(c for _, c in physics.ISOTOPES) == pytest.approx(1.0, abs=1e-12)
-    # heating falls by about 6.5x over the run (model.md)
+    # heating falls by about 6.5x over the run (docs/theory.md section 1)
     assert physics.heating_rate(0, 1, "decay") / physics.heating_rate(0.056, 1, "decay") == \
         pytest.approx(6.47, abs=0.05)
     assert physics.heating_rate(0.5, 2.0, "exponential", 3.0) == pytest.approx(2 * np.exp(-1.5))

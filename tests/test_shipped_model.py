@@ -1,5 +1,5 @@
 """The shipped laptop model (pymantle/models/laptop.pt, the buoyancy-scaled U-net made by
-`pymantle train --recipe buoyancy` on the laptop campaign, docs/surrogate.md): it is the
+`pymantle train --recipe buoyancy` on the laptop campaign, docs/guide/training.md): it is the
 very file documented (pinned digest), loads with its metadata, predicts the solver's
 velocities on two stored test-split snapshots it never trained on (MUMPS solutions of
 2026-11-25, not of the campaign it trained on), and is what `stokes.solver = 'surrogate'`
@@ -25,7 +25,7 @@ SHA256 = "07f4101df10e1d2ceb4f0f69ca68f5bc1a2ccf3d0123390ce5e7234cff8b7da2"
 
 def test_shipped_model_is_the_documented_one_with_its_training_record():
     payload = load_model_file(MODEL, expect_grid=LAPTOP)     # weights_only + SHA-256
-    assert payload["sha256"] == SHA256                        # docs/surrogate.md's file
+    assert payload["sha256"] == SHA256                        # docs/guide/training.md's file
     assert payload["grid"] == LAPTOP
     assert payload["model"]["class"] == "BuoyancyUNet"
     assert payload["scaling"] == {"kind": "buoyancy"}

@@ -22,7 +22,7 @@ def test_heat_balance_nu_top_minus_nu_bottom_equals_q_at_steady_state(tmp_path):
 
 
 def test_blankenbach_1a_coarse_grid(tmp_path):
-    # 16x16: tolerances from the convergence table in docs/benchmarks.md (errors 0.59 %
+    # 16x16: tolerances from the convergence table in docs/reports/2026-11-26-benchmarks-log.md (errors 0.59 %
     # in Nu and 0.61 % in Vrms at 16; 0.085 % and 0.13 % at 32).
     from pymantle.benchmarks import compare, load_case, quantities
     case = load_case("blankenbach-1a")
