@@ -175,6 +175,7 @@ def write_checkpoint(path: Path, cfg: Config, state: dict, history: dict, n_snap
             ds.namelist = namelist_text(cfg)
             ds.step = int(state["step"])
             ds.time = float(state["time"])
+            ds.wall_time = float(state.get("wall_time", 0.0))   # seconds spent to reach it
             ds.n_snapshots = int(n_snapshots)
             for name in ("T", "u", "v", "p"):
                 a = state[name]
@@ -200,7 +201,8 @@ def write_checkpoint(path: Path, cfg: Config, state: dict, history: dict, n_snap
 def read_checkpoint(path: Path) -> tuple[str, dict, dict, int]:
     try:
         with netCDF4.Dataset(path) as ds:
-            state = {"step": int(ds.step), "time": float(ds.time)}
+            state = {"step": int(ds.step), "time": float(ds.time),
+                     "wall_time": float(getattr(ds, "wall_time", 0.0))}
             for name in ("T", "u", "v", "p"):
                 state[name] = np.array(ds[name][:], dtype=float)
             hist = {k[5:]: np.array(ds[k][:], dtype=float)

@@ -122,14 +122,17 @@ class RunFiles:
         if self.ds is not None:
             write_snapshot(self.ds, k, n, t, T, u, v, p, eta)
 
-    def checkpoint(self, T, u, v, p, n: int, t: float, hist: dict, n_snap: int) -> None:
-        """The state at the start of step n, its history and snapshot count."""
+    def checkpoint(self, T, u, v, p, n: int, t: float, hist: dict, n_snap: int,
+                   wall_time: float = 0.0) -> None:
+        """The state at the start of step n, its history and snapshot count, and the wall
+        time spent to reach it (all sessions of the run)."""
         if self.ds is None:
             return
         write_history(self.ds, {k: np.asarray(vals) for k, vals in hist.items()})
         self.ds.sync()
         write_checkpoint(self.ckpt, self.cfg,
-                         {"T": T, "u": u, "v": v, "p": p, "step": n, "time": t},
+                         {"T": T, "u": u, "v": v, "p": p, "step": n, "time": t,
+                          "wall_time": wall_time},
                          {k: np.asarray(vals, float) for k, vals in hist.items()}, n_snap)
 
     # -- ending -----------------------------------------------------------------------------
@@ -138,12 +141,14 @@ class RunFiles:
         if self.ds is not None and self.ds.isopen():
             self.ds.close()
 
-    def finish(self, hist: dict, wall: float, status: str) -> None:
-        """Write the whole history and rename run.nc.part to run.nc."""
+    def finish(self, hist: dict, wall: float, status: str, total_wall: float) -> None:
+        """Write the whole history and rename run.nc.part to run.nc. wall_time is this
+        session's (what the evaluation compares), total_wall_time all sessions'."""
         if self.ds is None:
             return
         write_history(self.ds, {k: np.asarray(v) for k, v in hist.items()})
         self.ds.wall_time = wall
+        self.ds.total_wall_time = total_wall
         self.ds.status = status
         self.ds.close()
         os.replace(self.part, self.run_file)

@@ -70,6 +70,8 @@ class RunResult:
     final: dict = field(default_factory=dict)
     resumed_from: int | None = None
     status: str = "finished"
+    warnings: list = field(default_factory=list)     # e.g. not approaching steady state
+    total_wall_time: float = 0.0      # all sessions of a resumed run (wall_time: this one)
 
 
 @dataclass
@@ -86,6 +88,7 @@ class RunState:
     hist: dict = field(default_factory=lambda: {k: [] for k in ("step", "time",
                                                                  *HISTORY_FIELDS)})
     diag: dict | None = None          # the last step's diagnostics
+    wall_before: float = 0.0          # wall time of the earlier sessions of a resumed run
 
 
 def _comm_world():
@@ -112,9 +115,10 @@ class Simulation:
         self.resumed_from: int | None = None
         self.last_checkpoint: int | None = None
         self._signals: list[int] = []
+        self._said: set[str] = set()
         self._loop_start: tuple[float, int] | None = None     # (wall clock, step)
         self.progress_position = None      # set by campaigns: a nested bar that goes away
-        # The approximate providers get the hybrid rollout's T clip (model.md 7)
+        # The approximate providers get the hybrid rollout's T clip (docs/theory.md section 7)
         self.clip_temperature = cfg["stokes"]["solver"] in ("surrogate", "galerkin")
         ph = cfg["physics"]
         self.viscosity = ViscosityField(self.grid.centres()[1], ph["gamma"], ph["beta"],
@@ -159,7 +163,8 @@ class Simulation:
         else:
             state, h, n_snap = stored
             s = RunState(state["T"].copy(), state["u"], state["v"], state["p"],
-                         state["step"], state["time"], n_snap)
+                         state["step"], state["time"], n_snap,
+                         wall_before=state.get("wall_time", 0.0))
             for k in s.hist:
                 s.hist[k] = list(h.get(k, []))
             self.provider.restore(s.u, s.v, s.p)
@@ -208,7 +213,7 @@ class Simulation:
         source = self._source(s.t, dt, s.T, s.u, s.v, eta_c, eta_n)
         T_good = s.T.copy()
         self.energy.step(s.T, s.u, s.v, source, dt)
-        if self.clip_temperature:      # the hybrid rollout (model.md 7): T in [0, 2]
+        if self.clip_temperature:      # the hybrid rollout (docs/theory.md section 7): T in [0, 2]
             np.clip(s.T, 0.0, 2.0, out=s.T)
         if d is None:
             # A GPU provider starts on step n+1 now (before the checks below, which it need
@@ -232,7 +237,8 @@ class Simulation:
         T_bad = s.T
         snap_here = s.n % self.cfg["output"]["snapshot_every"] == 0
         self.files.checkpoint(T_good, s.u, s.v, s.p, s.n, s.t,
-                              {k: v[:-1] for k, v in s.hist.items()}, s.n_snap - snap_here)
+                              {k: v[:-1] for k, v in s.hist.items()}, s.n_snap - snap_here,
+                              self.wall_time(s))
         raise BlowUp(f"step {s.n}, t = {s.t:.6g}: temperature left [{T_FLOOR}, {T_CEIL}] or a "
                      f"field is not finite (T min {np.nanmin(T_bad):.3g}, max "
                      f"{np.nanmax(T_bad):.3g}); the state before this step is saved in "
@@ -251,10 +257,15 @@ class Simulation:
         return d
 
     # -- checkpoints and signals ----------------------------------------------------------------
+    def wall_time(self, s: RunState) -> float:
+        """Wall time of the whole run so far, the sessions before a resume included."""
+        return s.wall_before + _time.perf_counter() - self._loop_start[0]
+
     def _checkpoint_if_due(self, s: RunState) -> None:
         every = self.cfg["output"]["checkpoint_every"]
         if s.n % every == 0 and s.n != self.resumed_from and s.n > 0:
-            self.files.checkpoint(s.T, s.u, s.v, s.p, s.n, s.t, s.hist, s.n_snap)
+            self.files.checkpoint(s.T, s.u, s.v, s.p, s.n, s.t, s.hist, s.n_snap,
+                                  self.wall_time(s))
             self.last_checkpoint = s.n
             self.provider.force_refresh()
 
@@ -345,6 +356,7 @@ class Simulation:
                 while status is None:
                     status = self.step(s)
                     progress.update(s.n, s.t, s.diag)
+                    self._say_warnings(s.n)
         except BaseException:
             self.files.abort()
             self.provider.close()
@@ -353,19 +365,31 @@ class Simulation:
             progress.close(s.t)
         return self._finish(s, status, _time.perf_counter() - wall0)
 
+    def warnings(self) -> list[str]:
+        """What the termination criteria found worth saying (see SteadyState.warning)."""
+        return [c.warning for c in self.criteria if getattr(c, "warning", None)]
+
+    def _say_warnings(self, n: int) -> None:
+        for w in self.warnings():
+            if w not in self._said:
+                self._said.add(w)
+                if self.rank == 0:
+                    print(f"warning: step {n}: {w}", file=sys.stderr, flush=True)
+
     def _finish(self, s: RunState, status: str, wall: float) -> RunResult:
         """Checkpoint the end state (so that a longer end_time extends the run), write the
         run file, plot. The checkpoint leaves out the end state's own history entry and
         snapshot: the extension recomputes them at the same step and overwrites them."""
         full = {k: np.asarray(vals) for k, vals in s.hist.items()}
         self.files.checkpoint(s.T, s.u, s.v, s.p, s.n, s.t,
-                              {k: a[:-1] for k, a in full.items()}, s.n_snap - 1)
-        self.files.finish(full, wall, status)
+                              {k: a[:-1] for k, a in full.items()}, s.n_snap - 1,
+                              s.wall_before + wall)
+        self.files.finish(full, wall, status, s.wall_before + wall)
         self.comm.Barrier()
         self.provider.close()
         final = {k: s.hist[k][-1] for k in HISTORY_FIELDS}
         res = RunResult(self.outdir, self.files.run_file, s.n, s.t, wall, final,
-                        self.resumed_from, status)
+                        self.resumed_from, status, self.warnings(), s.wall_before + wall)
         if self.rank == 0 and self.cfg["output"]["plots"]:
             from .plots import plot_run
             plot_run(self.files.run_file, self.outdir)
