@@ -286,19 +286,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args) -> int:
+    from pathlib import Path
     from . import config
     overrides = list(args.set)
-    if args.stokes:
-        overrides.append(f"stokes.solver='{args.stokes}'")
-    if args.out:
-        overrides.append(f"output.directory='{args.out}'")
     if args.no_progress:
         overrides.append("output.progress=.false.")
     cfg = config.load(args.namelist, overrides)
+    # --stokes and --out as values, not namelist text: a quote in a folder name is a name
+    if args.stokes:
+        config.update(cfg, "stokes", "solver", args.stokes)
+    if args.out is not None:
+        config.update(cfg, "output", "directory", args.out)
     if args.petsc_options:
-        cfg["stokes"]["petsc_options"] = args.petsc_options
+        config.update(cfg, "stokes", "petsc_options", args.petsc_options)
+    config.validate(cfg)
+    outdir = Path(cfg["output"]["directory"])
+    fresh = not outdir.exists()
     from .simulation import run
-    res = run(cfg, resume=not args.overwrite)
+    try:
+        res = run(cfg, resume=not args.overwrite)
+    except config.ConfigError:
+        if fresh:
+            _remove_if_only_lock(outdir)
+        raise
     from mpi4py import MPI
     if MPI.COMM_WORLD.Get_rank() == 0:
         f = res.final
@@ -312,6 +322,24 @@ def cmd_run(args) -> int:
               f"Vrms = {f['Vrms']:.5g}, mean T = {f['T_mean']:.5g}")
         print(f"output: {res.run_file}")
     return 0
+
+
+def _remove_if_only_lock(folder) -> None:
+    """A run refused after it took the folder's lock (an unreadable &initial file, say)
+    leaves no folder behind that it created: removed under the lock, if it holds nothing
+    else."""
+    import os
+    from .config import ConfigError
+    from .lock import LOCK_NAME, DirectoryLock
+    try:
+        if os.listdir(folder) != [LOCK_NAME]:
+            return
+        with DirectoryLock(folder):
+            if os.listdir(folder) == [LOCK_NAME]:
+                os.unlink(folder / LOCK_NAME)
+                folder.rmdir()
+    except (OSError, ConfigError):
+        pass                 # in use by another process, or no longer ours to remove
 
 
 def cmd_benchmark(args) -> int:

@@ -13,7 +13,9 @@ names the field and what is allowed, before anything is written.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,16 @@ def _range(lo=None, hi=None, lo_open=False):
             return False
         return hi is None or x <= hi
     return ok
+
+
+def _shell_words(text):
+    """Splits into words as the Stokes solver splits it (an unclosed quote does not)."""
+    import shlex
+    try:
+        shlex.split(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _choice(*opts):
@@ -150,7 +162,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                 "lagged mode refactorises when a solve needs more Krylov "
                                 "iterations than this (one refactorisation costs about as "
                                 "much as 5 iterations at 32x128)"),
-        "petsc_options": Field(str, "", None, "PETSc options, e.g. '-stokes_ksp_monitor'",
+        "petsc_options": Field(str, "", _shell_words, "PETSc options, e.g. '-stokes_ksp_monitor'",
                                "extra PETSc options (prefix stokes_) passed through"),
         "model": Field(str, "", None, "a model file", "surrogate model file (default: shipped)"),
         "autocast": Field(str, "none", _choice("none", "bfloat16", "float16"),
@@ -187,7 +199,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                    "more accurate in every laptop test run, docs/reports/2026-11-study-network-and-galerkin.md)"),
     },
     "output": {
-        "directory": Field(str, "run", None, "a directory path", "where output goes"),
+        "directory": Field(str, "run", lambda s: s != "", "a directory path", "where output goes"),
         "snapshot_every": Field(int, 100, _range(1, 10**9), "1..1e9",
                                 "store T, u, v, p, eta every N steps"),
         "checkpoint_every": Field(int, 500, _range(1, 10**9), "1..1e9",
@@ -245,6 +257,8 @@ def _coerce(group: str, key: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where} = {value!r}: expected a string, allowed {f.allowed}")
         value = value.strip()
+        if "\x00" in value:
+            raise ConfigError(f"{where} = {value!r}: contains a NUL character, allowed {f.allowed}")
     if f.check is not None and not f.check(value):
         raise ConfigError(f"{where} = {value!r} is out of range: allowed {f.allowed}")
     return value
@@ -283,11 +297,12 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None) -> 
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"namelist file {str(path)!r} not found")
-        check_namelist_structure(path.read_text(errors="replace"), str(path))
+        text, spans = path.read_text(errors="replace"), []
+        unclosed = check_namelist_structure(text, str(path), spans)
         try:
-            nml = f90nml.read(str(path))
+            nml = _parse(text=None, path=path)
         except Exception as exc:  # f90nml raises several types on malformed input
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            msg = unclosed or _first_bad_group(text, spans) or _first_line(exc)
             raise ConfigError(f"namelist file {str(path)!r} could not be parsed: {msg}") from None
         _apply(cfg, nml, str(path))
     for item in overrides or []:
@@ -296,34 +311,62 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None) -> 
     return cfg
 
 
-def _strip_comment(line: str) -> str:
-    """The line without its comment (a '!' outside quotes); quoted text is blanked, so a
-    '/' or '&' inside a string is not read as structure."""
-    out, quote = [], None
+def _parse(text=None, path=None):
+    with contextlib.redirect_stdout(io.StringIO()):   # f90nml prints on some errors
+        return f90nml.reads(text) if path is None else f90nml.read(str(path))
+
+
+def _first_line(exc) -> str:
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _first_bad_group(text: str, spans) -> str | None:
+    """f90nml's errors name no line: the first &group ... / block that fails alone."""
+    lines = text.splitlines()
+    for name, a, b in spans:
+        try:
+            _parse("\n".join(lines[a - 1:b]) + "\n")
+        except Exception as exc:
+            return f"&{name} (lines {a}-{b}): {_first_line(exc)}"
+    return None
+
+
+def _strip_comment(line: str, quote: str | None = None) -> tuple[str, str | None, bool]:
+    """The line without its comment (a '!' outside quotes), the quote still open at its
+    end (f90nml continues a string on the next line) and whether it opened on this line;
+    quoted text is blanked, so a '/' or '&' inside a string is not read as structure."""
+    out, opened_here = [], False
     for ch in line:
         if quote:
             out.append(" " if ch != quote else ch)
             quote = None if ch == quote else quote
         elif ch in "'\"":
-            quote = ch
+            quote, opened_here = ch, True
             out.append(ch)
         elif ch == "!":
             break
         else:
             out.append(ch)
-    return "".join(out)
+    return "".join(out), quote, opened_here
 
 
-def check_namelist_structure(text: str, where: str) -> None:
+def check_namelist_structure(text: str, where: str, spans: list | None = None) -> str | None:
     """What f90nml would read silently with other values: text outside any &group ... /
     block (dropped), a group opened before the previous one is closed with '/' (merged
-    into it), a group given twice (the last one wins). One line, naming line and group."""
+    into it), a group given twice (the last one wins). One line, naming line and group.
+    Returns what f90nml's error at the end of the file means (a group left open), if any;
+    spans, if given, gets (group, first line, last line) of each block."""
     import re
     current, seen = None, {}                 # the open group and its line; groups seen
+    quote, opened = None, 0                  # a string open at a line's end, and its line
     for n, raw in enumerate(text.splitlines(), start=1):
-        line = _strip_comment(raw)
+        line, quote, opened_here = _strip_comment(raw, quote)
+        opened = n if opened_here else opened
         for tok in re.findall(r"&\w+|/|[^\s&/]+(?:\s*=)?", line):
-            if tok.lower() == "&end":           # the old terminator, as '/'
+            if tok.lower() == "&end" or tok == "/":    # '&end': the old terminator
+                if current is not None and spans is not None:
+                    spans.append((current[0], current[1], n))
                 current = None
             elif tok.startswith("&"):
                 name = tok[1:].lower()
@@ -335,11 +378,13 @@ def check_namelist_structure(text: str, where: str) -> None:
                                       f"(first on line {seen[name]}); merge the two")
                 seen[name] = n
                 current = (name, n)
-            elif tok == "/":
-                current = None
             elif current is None:
                 raise ConfigError(f"{where} line {n}: {raw.strip()!r} stands outside any "
                                   "&group ... / block (a missing &group line?)")
+    if quote is not None:
+        raise ConfigError(f"{where} line {opened}: a string opened with {quote} is never "
+                          "closed")
+    return None if current is None else f"line {current[1]}: &{current[0]} is never closed with '/'"
 
 
 def loads(text: str) -> Config:
@@ -369,11 +414,20 @@ def validate(cfg: Config) -> None:
     if p["eta_min"] > 0 and p["eta_max"] > 0 and p["eta_min"] >= p["eta_max"]:
         raise ConfigError(f"&physics eta_min = {p['eta_min']} must be below eta_max = "
                           f"{p['eta_max']}")
+    if p["di"] > 0 and p["ra"] <= 0:
+        raise ConfigError(f"&physics di = {p['di']} needs ra > 0 (dissipation scales with "
+                          "Di/Ra)")
     g = cfg["grid"]
     if g["nx"] and not g["ny"]:
         raise ConfigError("&grid nx is set but ny is not: give both, or ny alone")
     if 0 < g["nx"] < 2 or 0 < g["ny"] < 2:
         raise ConfigError("&grid nx, ny: at least 2 cells each")
+    if not g["nx"]:
+        preset = PRESETS[g["preset"]]
+        nx = int(round((g["aspect"] or preset["aspect"]) * (g["ny"] or preset["ny"])))
+        if nx < 2:
+            raise ConfigError(f"&grid aspect * ny gives nx = {nx}: at least 2 cells; raise "
+                              "aspect or ny, or give nx")
     k = cfg["initial"]["kind"]
     if k in ("profile", "restart") and not cfg["initial"]["file"]:
         raise ConfigError(f"&initial file: required when kind = '{k}' (a path to an existing file)")
