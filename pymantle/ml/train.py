@@ -96,11 +96,9 @@ def _torch_dtype(name):
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         import torch
-        from .data import SnapshotDataset
         from .layers import set_conv_impl
         from .models import StokesSurrogate, SurrogateConfig
         from .pack import PackDataset, PackStepDataset, is_pack
-        from .scaling import fit_from_campaign
         from .unet import VARIANTS as UNET_VARIANTS, UNet, UNetConfig
         self.cfg = cfg
         self.out = Path(cfg.out)
@@ -126,24 +124,7 @@ class Trainer:
             self.val_ds = kind(cfg.campaign, "cv")
             self.scaling, self.aspect = self.train_ds.scaling, self.train_ds.aspect
         else:
-            self.scaling = fit_from_campaign(cfg.campaign, "train")
-            if self.is_unet:            # every consecutive pair, no snapshot selection
-                from .step_data import StepPairDataset
-                self.train_ds = StepPairDataset(cfg.campaign, "train", scaling=self.scaling)
-                self.val_ds = StepPairDataset(cfg.campaign, "cv", scaling=self.scaling,
-                                              normalisation=self.train_ds.normalisation)
-            else:
-                self.train_ds = SnapshotDataset(cfg.campaign, "train", cfg.first, cfg.later,
-                                                cfg.seed, scaling=self.scaling)
-                self.val_ds = SnapshotDataset(cfg.campaign, "cv", cfg.first, cfg.later,
-                                              cfg.seed, scaling=self.scaling,
-                                              normalisation=self.train_ds.normalisation)
-            import netCDF4
-            from ..campaign_index import Campaign
-            sim0 = self.train_ds.items[0][0]
-            with netCDF4.Dataset(Campaign(Path(cfg.campaign), "", 0).sim_dir(sim0)
-                                 / "run.nc") as ds:
-                self.aspect = float(ds.aspect)
+            self._campaign_data()
         x = self.train_ds[0][0]
         self.ny, self.nx = x.shape[-2:]
         self.dx, self.dy = self.aspect / self.nx, 1.0 / self.ny
@@ -178,6 +159,31 @@ class Trainer:
         self.best = float("inf")
         self.transient = [k for k, (_, s) in enumerate(self.train_ds.items)
                           if s < cfg.transient_snapshots]
+
+    def _campaign_data(self):
+        """Datasets over a campaign directory, with the Eq. 4 scale fitted on its training
+        split: the selected snapshots, or (U-nets) every consecutive pair."""
+        from .data import SnapshotDataset
+        from .scaling import fit_from_campaign
+        cfg = self.cfg
+        self.scaling = fit_from_campaign(cfg.campaign, "train")
+        if self.is_unet:            # every consecutive pair, no snapshot selection
+            from .step_data import StepPairDataset
+            self.train_ds = StepPairDataset(cfg.campaign, "train", scaling=self.scaling)
+            self.val_ds = StepPairDataset(cfg.campaign, "cv", scaling=self.scaling,
+                                          normalisation=self.train_ds.normalisation)
+        else:
+            self.train_ds = SnapshotDataset(cfg.campaign, "train", cfg.first, cfg.later,
+                                            cfg.seed, scaling=self.scaling)
+            self.val_ds = SnapshotDataset(cfg.campaign, "cv", cfg.first, cfg.later,
+                                          cfg.seed, scaling=self.scaling,
+                                          normalisation=self.train_ds.normalisation)
+        import netCDF4
+        from ..campaign_index import Campaign
+        sim0 = self.train_ds.items[0][0]
+        with netCDF4.Dataset(Campaign(Path(cfg.campaign), "", 0).sim_dir(sim0)
+                             / "run.nc") as ds:
+            self.aspect = float(ds.aspect)
 
     def _buoyancy_data(self):
         """The buoyancy-scaled U-net's data: each snapshot with its own scale (no Eq. 4

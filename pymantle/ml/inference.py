@@ -1,0 +1,128 @@
+"""Running a trained Stokes surrogate inside the solver (the providers' one door to ML).
+
+Model loading (a model file checked against the grid, the network built in its dtype),
+the device policy (GPU if there is one; per device the convolution layout, the CUDA
+streams, no TF32, channels_last on the CPU), the pinned host buffers the velocities land
+in, and the capture of the forward pass as one CUDA graph. The network's inputs and
+scales come from inputs.py and buoyancy.py (no I/O). torch is imported on use: importing
+this module costs NumPy only, so a Stokes-solver run never loads torch.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..config import ConfigError
+from .buoyancy import buoyancy_inputs  # noqa: F401  (the providers' import point)
+from .inputs import ETA_CLIP, InputNormalisation, VelocityScaling, input_channels  # noqa: F401
+
+
+def load_surrogate(grid, model_path: str):
+    """(model, dtype, payload, buoyancy) of a model file: the network in eval mode, in its
+    dtype, on the CPU; buoyancy tells the buoyancy-scaled U-net (its own inputs and scale
+    every step, ml/buoyancy.py) from the study's network (7 channels, the Eq. 4 scale).
+    A file that does not fit the grid is a ConfigError."""
+    import torch
+    from .checkpoint import ModelFileError, load_model_file
+    from .models import StokesSurrogate, SurrogateConfig
+    try:
+        payload = load_model_file(model_path, expect_grid={"nx": grid.nx, "ny": grid.ny,
+                                                           "aspect": grid.aspect},
+                                  expect_class="StokesSurrogate")
+    except ModelFileError as exc:
+        raise ConfigError(f"&stokes model: {exc}") from None
+    mc = dict(payload["model"]["config"])
+    dtype = getattr(torch, str(mc.get("dtype", "float64")))
+    mc["dtype"] = dtype
+    buoyancy = payload["model"].get("class") == "BuoyancyUNet"
+    if buoyancy:
+        from .buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+        model = BuoyancyUNet(BuoyancyUNetConfig(**mc), aspect=grid.aspect)
+    else:
+        model = StokesSurrogate(SurrogateConfig(**mc), aspect=grid.aspect)
+    model.to(dtype)
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return model, dtype, payload, buoyancy
+
+
+def place_model(model, dtype):
+    """Move the network to its device and set it up the way that device runs it fastest
+    (docs/gpu.md); returns (device, conv_impl, channels_last). PYMANTLE_CONV_IMPL,
+    PYMANTLE_LEVEL_STREAMS and PYMANTLE_STRIP_STREAMS override the choices."""
+    import torch
+    from .layers import set_conv_impl, set_strip_streams
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    cuda = device.type == "cuda"
+    # Subnormal float32 activations slow x86 convolutions by ~10x (measured); flush them.
+    torch.set_flush_denormal(True)
+    # The same network, computed the way each device runs it fastest (docs/gpu.md):
+    # nine small convolutions per layer on the CPU, few large ones on a GPU.
+    conv_impl = os.environ.get("PYMANTLE_CONV_IMPL", "auto" if cuda else "banks")
+    try:
+        set_conv_impl(model, conv_impl)
+    except ValueError as exc:
+        raise ConfigError(f"environment PYMANTLE_CONV_IMPL: {exc}") from None
+    model.level_streams = cuda and os.environ.get("PYMANTLE_LEVEL_STREAMS") != "0"
+    set_strip_streams(model, cuda and os.environ.get("PYMANTLE_STRIP_STREAMS") != "0")
+    if cuda:
+        # No TF32 convolutions (torch's default on NVIDIA GPUs; the switch is
+        # process-wide): their 10-bit mantissa puts 1-8 % errors into the velocities,
+        # which are differences of neighbouring stream-function values (measured on
+        # the shipped model, docs/gpu.md).
+        torch.backends.cudnn.allow_tf32 = False
+    # channels_last: faster for float32 on the CPU (bench_model)
+    channels_last = dtype == torch.float32 and not cuda
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    return device, conv_impl, channels_last
+
+
+def run_parameters(payload, physics: dict, buoyancy: bool):
+    """(params, scale): the run's normalised (Q, gamma, beta) channels and its Eq. 4
+    velocity scale (None for the buoyancy U-net, which scales every step)."""
+    n = payload["normalisation"]
+    norm = InputNormalisation(tuple(n["q"]), tuple(n["log_gamma"]), tuple(n["log_beta"]))
+    scaling = None if buoyancy else VelocityScaling.from_dict(payload["scaling"])
+    params = norm.params(physics["q"], physics["gamma"], physics["beta"])
+    scale = (None if buoyancy else
+             float(scaling.scale(physics["q"], physics["gamma"], physics["beta"])[0]))
+    return params, scale
+
+
+def velocity_blocks(grid, pinned: bool):
+    """Two float64 blocks [u, v] and their (u, v) NumPy and torch views. On a GPU they are
+    pinned host memory, filled by one device-to-host copy per step; the kernels read the
+    NumPy views without a copy."""
+    import torch
+    nu, nv = int(np.prod(grid.u_shape)), int(np.prod(grid.v_shape))
+    blocks = [torch.zeros(nu + nv, dtype=torch.float64, pin_memory=pinned) for _ in range(2)]
+    views = [(b.numpy()[:nu].reshape(grid.u_shape), b.numpy()[nu:].reshape(grid.v_shape))
+             for b in blocks]
+    tviews = [(b[:nu].view(grid.u_shape), b[nu:].view(grid.v_shape)) for b in blocks]
+    return blocks, views, tviews
+
+
+def capture_graph(forward):
+    """(graph, output) of `forward()` recorded as one CUDA graph, after three warm-up calls
+    on a side stream (cuDNN picks its kernels); (None, None) if capture fails, and the
+    caller runs eagerly."""
+    import torch
+    try:
+        with torch.no_grad():
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):                  # warm-up: cuDNN picks its kernels
+                    forward()
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                out = forward()
+        return graph, out
+    except RuntimeError as exc:                     # pragma: no cover (GPU only)
+        import warnings
+        warnings.warn(f"CUDA graph capture failed ({exc}); running the network eagerly")
+        return None, None
