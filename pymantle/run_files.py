@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from .config import SCHEMA, Config, ConfigError
-from .output import (CHECKPOINT_FILE, PART_SUFFIX, RUN_FILE, create_run_file, namelist_text,
-                     read_checkpoint, write_checkpoint, write_history, write_snapshot)
+from .output import (CHECKPOINT_FILE, PART_SUFFIX, RUN_FILE, CorruptFile, create_run_file,
+                     namelist_text, read_checkpoint, write_checkpoint, write_history,
+                     write_snapshot)
 
 #: Fields that may differ between a checkpoint and its resumption. The first group does not
 #: change the trajectory; courant and dt_max do, from the resumed step on: that is how a run
@@ -66,6 +67,16 @@ def step_changes(cfg: Config, stored_text: str) -> list[str]:
             if not _same(cfg[g][k], _stored_value(stored, g, k))]
 
 
+def _check_readable(path: Path) -> None:
+    """Refuse, before touching it, a run file that netCDF cannot open."""
+    import netCDF4
+    try:
+        netCDF4.Dataset(path).close()
+    except OSError as exc:
+        raise CorruptFile(f"run file {str(path)!r} is damaged ({exc}); the run cannot be "
+                          "extended: run with --overwrite to start it again") from None
+
+
 class RunFiles:
     """Reads and writes one run folder for the time loop (rank 0 writes, others skip)."""
 
@@ -85,6 +96,7 @@ class RunFiles:
         is another trajectory."""
         if self.root:
             self.outdir.mkdir(parents=True, exist_ok=True)
+            self._remove_stray_checkpoint_writes()
         if not (resume and self.ckpt.is_file()):
             if self.root:
                 for f in (self.run_file, self.part, self.ckpt):
@@ -100,15 +112,27 @@ class RunFiles:
         if changes:
             self.notes.append(f"resumed at step {state['step']} with " + ", ".join(changes))
         if self.root and self.run_file.is_file() and not self.part.is_file():
+            _check_readable(self.run_file)
             os.replace(self.run_file, self.part)      # extending a finished run
         return state, hist, n_snap
+
+    def _remove_stray_checkpoint_writes(self) -> None:
+        """A process killed inside write_checkpoint leaves its temporary file; this folder
+        is locked by us, so no other process is writing one."""
+        for f in self.outdir.glob(".checkpoint-*.nc"):
+            f.unlink(missing_ok=True)
 
     def open(self, resumed: bool) -> None:
         if not self.root:
             return
         if resumed and self.part.is_file():
             import netCDF4
-            self.ds = netCDF4.Dataset(self.part, "a")
+            try:
+                self.ds = netCDF4.Dataset(self.part, "a")
+            except OSError as exc:
+                raise CorruptFile(f"run file {str(self.part)!r} is damaged ({exc}); its "
+                                  "checkpoint cannot be continued into it: run with --overwrite "
+                                  "to start the run again") from None
             self.ds.namelist = namelist_text(self.cfg)    # the settings now in force
         else:
             self.ds = create_run_file(self.part, self.cfg, self.grid)

@@ -104,6 +104,9 @@ class Simulation:
         self.comm = comm if comm is not None else _comm_world()
         self.rank = self.comm.Get_rank()
         from petsc4py import PETSc
+        if cfg["stokes"]["petsc_options"] and provider is None:
+            from .stokes import check_petsc_options
+            check_petsc_options(cfg["stokes"]["petsc_options"])
         self.provider = provider or make_provider(cfg, self.grid, comm=PETSc.Comm(self.comm))
         tm = cfg["time"]
         self.energy = EnergySolver(self.grid, limiter=tm["limiter"], courant=tm["courant"],
@@ -116,6 +119,7 @@ class Simulation:
         self.last_checkpoint: int | None = None
         self._signals: list[int] = []
         self._said: set[str] = set()
+        self._T0: np.ndarray | None = None        # the initial field, read before the lock
         self._loop_start: tuple[float, int] | None = None     # (wall clock, step)
         self.progress_position = None      # set by campaigns: a nested bar that goes away
         # The approximate providers get the hybrid rollout's T clip (docs/theory.md section 7)
@@ -154,11 +158,13 @@ class Simulation:
     def start(self) -> RunState:
         """The state to run from: the checkpoint's if resuming, else the initial one; the
         run file is opened for writing (rank 0)."""
+        T0 = self._T0 if self._T0 is not None else self._initial_temperature()
         stored = self.files.stored_state(self.resume)
         self.comm.Barrier()
         grid = self.grid
         if stored is None:
-            s = RunState(initial_temperature(self.cfg, grid), np.zeros(grid.u_shape),
+            s = RunState(T0 if T0 is not None else initial_temperature(self.cfg, grid),
+                         np.zeros(grid.u_shape),
                          np.zeros(grid.v_shape), np.zeros(grid.shape))
         else:
             state, h, n_snap = stored
@@ -172,6 +178,14 @@ class Simulation:
         self.files.open(resumed=stored is not None)
         self._loop_start = (_time.perf_counter(), s.n)
         return s
+
+    def _initial_temperature(self) -> np.ndarray | None:
+        """The initial field of a fresh start, read before the output folder is made (a
+        missing or unreadable restart/profile file then leaves nothing behind); None when
+        a checkpoint will be resumed."""
+        if self.resume and self.files.ckpt.is_file():
+            return None
+        return initial_temperature(self.cfg, self.grid)
 
     # -- one step -----------------------------------------------------------------------------
     def step(self, s: RunState) -> str | None:
@@ -328,6 +342,7 @@ class Simulation:
         """Run (or resume) to the end time, holding the output folder's lock (lock.py):
         a second process on the same folder is refused before anything is written."""
         from .lock import DirectoryLock, FolderBusy
+        self._T0 = self._initial_temperature()     # before the lock makes the folder
         lock, busy = None, None
         if self.rank == 0:
             try:

@@ -327,3 +327,36 @@ def _pairs(tokens: list[str]):
             out.append((key, None))
             i += 1
     return out
+
+
+def check_petsc_options(text: str) -> None:
+    """Refuse, before a run writes anything, &stokes petsc_options that PETSc rejects (an
+    unknown KSP or PC type, a malformed value): the options are applied to a throw-away
+    1x1 KSP with their own prefix and read by KSPSetFromOptions, as the solver's will be.
+    Raises ConfigError with PETSc's own last line."""
+    from petsc4py import PETSc
+    from .config import ConfigError
+    pairs = [(k.replace("stokes_", "pymantle_check_", 1), v)
+             for k, v in _pairs(shlex.split(text)) if k.startswith("stokes_")]
+    if not pairs:
+        return
+    opts = PETSc.Options()
+    A = PETSc.Mat().createAIJ([1, 1], nnz=1, comm=PETSc.COMM_SELF)
+    A.setValue(0, 0, 1.0)
+    A.assemble()
+    ksp = PETSc.KSP().create(comm=PETSc.COMM_SELF)
+    ksp.setOptionsPrefix("pymantle_check_")
+    ksp.setOperators(A)
+    try:
+        for key, val in pairs:
+            opts.setValue(key, val)
+        ksp.setFromOptions()
+    except PETSc.Error as exc:
+        last = str(exc).strip().splitlines()[-1].lstrip("[0] ").strip()
+        raise ConfigError(f"&stokes petsc_options = {text!r}: PETSc refuses it ({last})") \
+            from None
+    finally:
+        for key, _ in pairs:
+            opts.delValue(key)
+        ksp.destroy()
+        A.destroy()

@@ -89,25 +89,19 @@ def kill_and_resume(tmp_path, reference, sig, *expected_rc):
     r = run_cli("run", *RUN, "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert_same_run(reference, out)
-    # a kill inside write_checkpoint leaves its temporary file: see the xfail below
-    left = [f for f in os.listdir(out) if not f.startswith(".checkpoint-")]
-    assert sorted(left) == [".pymantle.lock", "checkpoint.nc", "run.nc"]
+    # (a kill inside write_checkpoint leaves its temporary file; the resumed run removes it)
+    assert sorted(os.listdir(out)) == [".pymantle.lock", "checkpoint.nc", "run.nc"]
 
 
 def test_kill9_run_and_resume_is_bit_identical(tmp_path, reference):
     kill_and_resume(tmp_path, reference, signal.SIGKILL, -signal.SIGKILL)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 19 item 4: a SIGTERM resume is not yet "
-                                        "bit-identical (simulation.py)")
 def test_sigterm_run_and_resume_is_bit_identical(tmp_path, reference):
     # 3: stopped by the run's handler; -15: the signal came before it was installed
     kill_and_resume(tmp_path, reference, signal.SIGTERM, 3, -signal.SIGTERM)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a kill -9 inside output.write_checkpoint "
-                   "leaves its temporary .checkpoint-*.nc, which no later run removes "
-                   "(output.py/simulation.py, not owned here)")
 def test_a_resumed_run_removes_a_killed_checkpoint_write(finished):
     stray = finished / ".checkpoint-killed.nc"          # what a kill mid-write leaves
     shutil.copy(finished / "checkpoint.nc", stray)
@@ -200,9 +194,6 @@ def test_a_damaged_run_file_as_a_restart_source_is_one_line(tmp_path, finished, 
         open_run(finished).close()
 
 
-@pytest.mark.xfail(strict=True, reason="defect: extending a finished run whose run.nc is "
-                   "damaged ends in an OSError traceback from netCDF4.Dataset(part, 'a') in "
-                   "simulation.py (not owned here)")
 def test_extending_a_run_with_a_damaged_run_file_is_one_line(finished):
     truncate(finished / "run.nc")
     r = run_cli("run", *run_args(STEPS + 10),

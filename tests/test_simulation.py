@@ -169,3 +169,16 @@ def test_a_run_stopped_by_a_steady_state_test_records_its_last_step(tmp_path, st
     assert int(ds["step"].values[-1]) == res.steps
     assert ds.sizes["step"] == res.steps + 1
     ds.close()
+
+
+def test_bad_petsc_options_and_a_missing_restart_file_write_nothing(tmp_path):
+    from pymantle.config import ConfigError
+    cfg = make_config(tmp_path, "stokes.petsc_options='-stokes_ksp_type nonsense'")
+    with pytest.raises(ConfigError, match="Unable to find requested KSP type nonsense"):
+        Simulation(cfg).run()
+    bad = tmp_path / "garbage.nc"
+    bad.write_bytes(b"not a netCDF file" * 10)
+    cfg = make_config(tmp_path, "initial.kind='restart'", f"initial.file='{bad}'")
+    with pytest.raises(Exception, match="garbage.nc"):
+        Simulation(cfg).run()
+    assert not (tmp_path / "run").exists()
