@@ -74,19 +74,30 @@ def test_model_file_round_trip_and_refusals(campaign_dir, tmp_path):
         load_model_file(tmp_path / "none.pt")
 
 
-def test_torchrun_two_cpu_processes(campaign_dir, tmp_path):
+def test_torchrun_two_processes_equal_one_with_the_same_global_batch(campaign_dir, tmp_path):
+    # Each rank takes half of every batch and DDP averages the gradients, so one epoch on
+    # 2 processes must give the weights of one process on the whole batch (to float32
+    # round-off); ranks that never synchronised would each step on half the data.
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     if torchrun is None:
         pytest.skip("torchrun not installed")
-    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "pymantle.cli", "train",
-           str(campaign_dir), "--out", str(tmp_path / "ddp"), "--epochs", "1",
-           "--samples-per-epoch", "8", "--width", "4", "--levels", "2", "--layers", "1",
-           "--no-progress"]
+    args = ["-m", "pymantle.cli", "train", str(campaign_dir), "--epochs", "1",
+            "--samples-per-epoch", "8", "--width", "4", "--levels", "2", "--layers", "1",
+            "--no-progress"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (tmp_path / "ddp" / "model.pt").is_file()
-    assert "1 epochs" in proc.stdout
+    one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", *args,
+                          "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert "1 epochs" in two.stdout
+    a = load_model_file(tmp_path / "one" / "model.pt")["state_dict"]
+    b = load_model_file(tmp_path / "two" / "model.pt")["state_dict"]
+    for k in a:
+        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=2e-4, atol=2e-6,
+                                   err_msg=k)
 
 
 def test_ablation_trains_variants_and_reports_wall_errors(campaign_dir, tmp_path):

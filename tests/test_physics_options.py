@@ -33,13 +33,64 @@ def test_eba_energy_balance_at_steady_state(tmp_path):
     assert abs(f["Nu_top"] - ref.final["Nu_top"]) > 0.01 * ref.final["Nu_top"]
 
 
-def test_eba_with_vanishing_di_recovers_boussinesq(tmp_path):
-    common = ["grid.preset='ci'", "time.max_steps=30", "time.end_time=1.0", "physics.ra=1e3",
-              "physics.gamma=1e3", "physics.beta=1.0"]
-    a = Simulation(make_config(tmp_path / "a", *common)).run()
-    b = Simulation(make_config(tmp_path / "b", *common, "physics.di=1e-9")).run()
-    for k in ("Nu_top", "Vrms", "T_mean"):
-        assert b.final[k] == pytest.approx(a.final[k], rel=1e-6)
+def _eba_terms_on(n, di=0.3, ra=1e4, t_surface=0.2):
+    """EnergySolver.eba_source for the cellular flow u = sin(pi x) cos(pi y),
+    v = -cos(pi x) sin(pi y) (divergence-free, free slip) with T = 1 - y and eta = 1 on an
+    n x n unit box, and the same terms written out:
+    adiabatic -Di (T + T_s) v, dissipation (Di/Ra) 2 eta e:e = (Di/Ra) 4 pi^2 cos^2 cos^2."""
+    from pymantle.energy import EnergySolver
+    g = Grid(nx=n, ny=n, aspect=1.0)
+    xu, yu = g.u_points()
+    xv, yv = g.v_points()
+    u = np.sin(np.pi * xu) * np.cos(np.pi * yu)
+    v = -np.cos(np.pi * xv) * np.sin(np.pi * yv)
+    xc, yc = g.centres()
+    T = 1.0 - yc
+    ones = np.ones(g.shape), np.ones(g.corner_shape)
+    got = EnergySolver(g).eba_source(T, u, v, *ones, di, ra, t_surface)
+    vc = -np.cos(np.pi * xc) * np.sin(np.pi * yc)
+    exact = (-di * (T + t_surface) * vc
+             + di / ra * 4 * np.pi**2 * np.cos(np.pi * xc)**2 * np.cos(np.pi * yc)**2)
+    return got, exact
+
+
+def test_eba_source_is_the_written_out_terms_to_second_order():
+    # local check of the extended-Boussinesq source: a sign error, a wrong T_s or a missing
+    # factor in either term changes it at O(1), far above the discretisation error
+    errs = []
+    for n in (16, 32, 64):
+        got, exact = _eba_terms_on(n)
+        errs.append(np.abs(got - exact).max() / np.abs(exact).max())
+    assert errs[-1] < 2e-3
+    assert errs[0] / errs[1] > 3.5 and errs[1] / errs[2] > 3.5       # second order
+    got, exact = _eba_terms_on(32, t_surface=0.0)
+    _, exact_ts = _eba_terms_on(32, t_surface=0.2)
+    assert np.abs(got - exact_ts).max() > 50 * np.abs(got - exact).max()  # T_s matters
+
+
+def test_decay_constants_are_the_isotopes_half_lives():
+    # U-238, U-235, Th-232, K-40 (half-lives in Gyr): lambda_i = ln 2 / t_half,i in one
+    # time unit of the model (~91.5 Gyr, so that t = 0.056 is ~5 Gyr)
+    half_lives = (4.468, 0.7038, 14.05, 1.248)
+    units = [np.log(2) / th / lam for th, (lam, _) in zip(half_lives, physics.ISOTOPES)]
+    assert max(units) / min(units) - 1 < 0.01
+    assert 0.056 / np.mean(units) == pytest.approx(5.1, abs=0.1)        # Gyr
+
+
+def test_time_stepping_is_second_order(tmp_path):
+    # no flow, decaying heating, a sine start: halving the step shrinks the change by ~4
+    # (SSP-RK2 with the heating taken at mid-step; at the step's start it would be ~2)
+    T = {}
+    for k, dt in enumerate((2e-3, 1e-3, 5e-4)):
+        cfg = make_config(tmp_path / str(k), "physics.ra=0.0", "physics.q=8.0",
+                          "physics.heating='exponential'", "physics.decay_rate=30.0",
+                          "initial.kind='sine'", "initial.amplitude=0.3",
+                          "time.end_time=0.02", f"time.dt_max={dt}",
+                          "output.snapshot_every=100000")
+        res = Simulation(cfg).run()
+        T[k] = open_run(res.directory)["T"].isel(time=-1).values
+    ratio = np.abs(T[0] - T[1]).max() / np.abs(T[1] - T[2]).max()
+    assert 3.5 < ratio < 4.5
 
 
 def test_decay_heating_matches_closed_form():

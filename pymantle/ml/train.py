@@ -150,7 +150,11 @@ class Trainer:
         self.net = self.model
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
-            self.net = DistributedDataParallel(self.model)
+            # A small network on a small grid has boundary banks with no cells at its
+            # coarsest level: their weights get no gradient, and without this DDP never
+            # all-reduces the bucket that holds them, so each rank silently stepped on its
+            # own half of the batch (caught by the torchrun equality test).
+            self.net = DistributedDataParallel(self.model, find_unused_parameters=True)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, list(cfg.milestones),
                                                           gamma=cfg.lr_factor)
