@@ -39,8 +39,11 @@ def _add_benchmark(sub):
     p = sub.add_parser(
         "benchmark", help="run published benchmark cases and compare with reference values",
         description="Published cases kept in benchmarks/<case>/ (case.nml + reference.toml). "
-                    "`run` prints '<quantity> <computed> <reference> <relative error>' lines "
-                    "and 'RESULT case=<name> pass=<true|false>', and exits 1 on a miss.")
+                    "`run` prints one line per quantity: '<name> <computed> ref <value> rel.err "
+                    "<e> tol <tol> pass|FAIL' or '<name> <computed> range [<min>, <max>] "
+                    "inside|outside by <d> pass|FAIL', then 'RESULT case=<name> "
+                    "pass=<true|false> steady=<true|false>', and exits 1 on a miss or a run "
+                    "that did not reach steady state.")
     bsub = p.add_subparsers(dest="action", required=True)
     bsub.add_parser("list", help="list the cases with their sources")
     r = bsub.add_parser("run", help="run one case")
@@ -53,8 +56,9 @@ def _add_benchmark(sub):
                         "resolution (interpolated), to shorten the spin-up")
     r.add_argument("--spinup-every", type=int, default=1, metavar="N",
                    help="reach steady state first with Stokes solved every N steps, then "
-                        "confirm it with Stokes every step (a fixed point of both; ~10x "
-                        "cheaper spin-up at 128x128 with N = 20)")
+                        "confirm it with Stokes every step (a fixed point of both; several "
+                        "times cheaper at 128x128; N = 5 settles where 20 may swing without "
+                        "settling, which the run reports)")
     r.add_argument("--steady-tol", type=float, default=None,
                    help="steady when Nu and Vrms change by less than this per unit time "
                         "(default: the case's)")
