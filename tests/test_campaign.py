@@ -167,7 +167,7 @@ def test_scaling_fit_on_the_studys_velocity_ranges():
     np.testing.assert_allclose(fit.coefficients, (1.813, 0.435, -0.468), atol=2e-3)
 
 
-def test_two_ranks_share_a_campaign(tmp_path):
+def test_two_ranks_share_a_campaign_and_equal_a_serial_one(tmp_path, ci_campaign_dir):
     mpiexec = shutil.which("mpiexec")
     if mpiexec is None:
         pytest.skip("mpiexec not installed (scripts/setup.sh installs Open MPI)")
@@ -179,6 +179,15 @@ def test_two_ranks_share_a_campaign(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "6/6 simulations done" in proc.stdout
     assert all(r["status"] == "finished" for r in read_index(tmp_path / "m"))
+    # each simulation runs on one rank: the same runs as the serial campaign, bit for bit
+    from pymantle import open_run
+    serial = sorted((ci_campaign_dir / "sims").iterdir())
+    assert len(serial) == 6
+    assert [p.name for p in serial] == sorted(p.name for p in (tmp_path / "m" / "sims").iterdir())
+    for sim in serial:
+        a, b = open_run(sim), open_run(tmp_path / "m" / "sims" / sim.name)
+        for name in ("T", "u", "v", "Nu_top", "Vrms"):
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=sim.name)
 
 
 def test_sigterm_stops_the_campaign_without_marking_failures(tmp_path):

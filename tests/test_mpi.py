@@ -18,7 +18,17 @@ def mpi_env():
     return env
 
 
-@pytest.mark.parametrize("solver", ["direct", "multigrid"])
+SETTINGS = {
+    "direct": ["stokes.solver='direct'"],
+    "multigrid": ["stokes.solver='multigrid'"],
+    "lagged": ["stokes.solver='lagged'"],
+    "iterative": ["stokes.solver='iterative'"],
+    "skip": ["stokes.solver='direct'", "stokes.every=4"],
+    "galerkin-refresh": ["stokes.solver='galerkin'", "stokes.refresh_every=5"],
+}
+
+
+@pytest.mark.parametrize("solver", list(SETTINGS))
 def test_two_ranks_equal_one_rank(tmp_path, solver):
     mpiexec = shutil.which("mpiexec")
     if mpiexec is None:
@@ -26,7 +36,9 @@ def test_two_ranks_equal_one_rank(tmp_path, solver):
     args = ["-m", "pymantle.cli", "run", "--no-progress", "--set", "grid.preset='ci'",
             "--set", "time.max_steps=15", "--set", "time.end_time=1.0", "--set", "output.snapshot_every=5",
             "--set", "output.plots=.false.", "--set", "physics.gamma=1e4",
-            "--set", f"stokes.solver='{solver}'", "--set", "stokes.rtol=1e-12"]
+            "--set", "stokes.rtol=1e-12"]
+    for setting in SETTINGS[solver]:
+        args += ["--set", setting]
     one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")],
                          capture_output=True, text=True, env=mpi_env(), timeout=300)
     assert one.returncode == 0, one.stderr
@@ -40,3 +52,25 @@ def test_two_ranks_equal_one_rank(tmp_path, solver):
     np.testing.assert_allclose(b["v"].values, a["v"].values, atol=1e-8 * scale)
     np.testing.assert_allclose(b["u"].values, a["u"].values, atol=1e-8 * scale)
     np.testing.assert_allclose(b["T"].values, a["T"].values, atol=1e-9)
+
+
+def test_a_two_rank_run_resumes_bit_for_bit(tmp_path):
+    # stopped at step 10 (a checkpoint step) and extended to 15 under 2 ranks: the same
+    # arrays as one 2-rank run straight to 15
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        pytest.skip("mpiexec not installed (scripts/setup.sh installs Open MPI)")
+    base = [mpiexec, "-n", "2", sys.executable, "-m", "pymantle.cli", "run", "--no-progress",
+            "--set", "grid.preset='ci'", "--set", "time.end_time=1.0",
+            "--set", "output.snapshot_every=3", "--set", "output.checkpoint_every=5",
+            "--set", "output.plots=.false.", "--set", "physics.gamma=1e4",
+            "--set", "stokes.solver='lagged'"]
+    for out, steps in (("straight", 15), ("resumed", 10), ("resumed", 15)):
+        p = subprocess.run(base + ["--set", f"time.max_steps={steps}", "--out",
+                                   str(tmp_path / out)],
+                           capture_output=True, text=True, env=mpi_env(), timeout=300)
+        assert p.returncode == 0, p.stderr + p.stdout
+    assert "resumed from step 10" in p.stdout
+    a, b = open_run(tmp_path / "straight"), open_run(tmp_path / "resumed")
+    for name in ("T", "u", "v", "Nu_top", "Vrms", "dt"):
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
