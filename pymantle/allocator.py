@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3        # glibc's mallopt parameters
 MMAP_THRESHOLD = 32 * 2**20                         # glibc's largest allowed value
@@ -28,7 +27,8 @@ _done = False
 def keep_freed_memory() -> bool:
     """Set the thresholds once per process; True if glibc accepted them."""
     global _done
-    if _done or os.environ.get("PYMANTLE_KEEP_FREED_MEMORY", "1") == "0":
+    from .switches import keep_freed_memory as wanted
+    if _done or not wanted():
         return _done
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -433,6 +433,35 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"&initial file: required when kind = '{k}' (a path to an existing file)")
     if k in ("profile", "restart") and not Path(cfg["initial"]["file"]).exists():
         raise ConfigError(f"&initial file = {cfg['initial']['file']!r}: file not found")
+    check_stokes_options(cfg)
+
+
+def check_stokes_options(cfg: Config) -> None:
+    """&stokes settings that do not apply to the chosen solver, or not to this grid, are
+    refused (run by `validate` at load time, and again by make_provider for a config
+    changed in code)."""
+    st, method, grid = cfg["stokes"], cfg["stokes"]["solver"], cfg.grid()
+    if method in ("surrogate", "galerkin") and not grid.uniform:
+        raise ConfigError(f"&grid refine_walls = {grid.refine}: the {method} provider supports "
+                          "uniform grids only (refine_walls = 0); use a Stokes solver")
+    if st["correction"] != "none" and method != "surrogate":
+        raise ConfigError(f"&stokes correction = {st['correction']!r}: applies to solver = "
+                          "'surrogate' only (allowed here: 'none')")
+    if st["refresh_every"] and method not in ("surrogate", "galerkin"):
+        raise ConfigError(f"&stokes refresh_every = {st['refresh_every']}: applies to solver = "
+                          "'surrogate' or 'galerkin' only (allowed here: 0; a Stokes solver "
+                          "skips solves with every = N)")
+    if st["guard_tol"] and method not in ("surrogate", "galerkin"):
+        raise ConfigError(f"&stokes guard_tol = {st['guard_tol']}: applies to solver = "
+                          "'surrogate' or 'galerkin' only (allowed here: 0)")
+    if st["every"] > 1 and method in ("surrogate", "galerkin"):
+        raise ConfigError(f"&stokes every = {st['every']}: applies to the Stokes solvers only "
+                          f"(allowed with solver = '{method}': 1; refresh_every = N runs the "
+                          "direct solver every N steps)")
+    most = grid.ny // 2 + 1
+    if st["correction_nodes"] > most:
+        raise ConfigError(f"&stokes correction_nodes = {st['correction_nodes']}: allowed 0 "
+                          f"(auto) or 3..{most} (ny/2 + 1) on this grid")
 
 
 def namelist_reference() -> str:

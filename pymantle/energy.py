@@ -62,6 +62,19 @@ class EnergySolver:
             _EN.step_ssprk2_y(T.T, u.T, v.T, self._source, g.dx, self._hy, dt, self.kappa,
                               self.t_bottom, self.t_top, self.limiter)
 
+    def source(self, t: float, dt: float, T, u, v, eta_c, eta_n, physics: dict):
+        """The whole heat source of the step from t to t + dt, from the &physics group:
+        the internal heating at mid-step (second order for a decaying Q; physics.
+        heating_rate) plus, with di > 0, the extended-Boussinesq terms of the current
+        state (eba_source). A scalar without EBA, else a field."""
+        from .physics import heating_rate
+        ph = physics
+        q = heating_rate(t + 0.5 * dt, ph["q"], ph["heating"], ph["decay_rate"])
+        if ph["di"] > 0.0:
+            return q + self.eba_source(T, u, v, eta_c, eta_n, ph["di"], ph["ra"],
+                                       ph["t_surface"])
+        return q
+
     def eba_source(self, T, u, v, eta_c, eta_n, di: float, ra: float, t_surface: float):
         """Extended-Boussinesq terms at the cell centres: adiabatic heating
         -Di (T + T_s) v and viscous dissipation (Di / Ra) tau:grad u.

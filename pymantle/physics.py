@@ -16,12 +16,51 @@ ISOTOPES = (
 )
 
 
+def viscosity_exponents(y, gamma: float, beta: float) -> tuple[float, np.ndarray]:
+    """Eq. 2 as ln eta = a T + b(y): a = -ln(gamma), b = ln(beta) (1 - y). Every form of
+    the law (NumPy here and in ViscosityField, torch in viscosity_log10_torch) is built
+    from these two terms."""
+    return -np.log(gamma), np.log(beta) * (1.0 - np.asarray(y))
+
+
+def viscosity_limits(eta_min: float = 0.0, eta_max: float = 0.0):
+    """The clip of &physics eta_min / eta_max (0: no limit); None when neither is set."""
+    if not (eta_min > 0.0 or eta_max > 0.0):
+        return None
+    return (eta_min if eta_min > 0 else None, eta_max if eta_max > 0 else None)
+
+
 def viscosity(T, y, gamma: float, beta: float, eta_min: float = 0.0, eta_max: float = 0.0):
     """Eq. 2, optionally clipped to [eta_min, eta_max] (0 means no limit)."""
-    eta = np.exp(-np.log(gamma) * T + np.log(beta) * (1.0 - y))
-    if eta_min > 0.0 or eta_max > 0.0:
-        eta = np.clip(eta, eta_min if eta_min > 0 else None, eta_max if eta_max > 0 else None)
+    a, b = viscosity_exponents(y, gamma, beta)
+    eta = np.exp(a * T + b)
+    limits = viscosity_limits(eta_min, eta_max)
+    if limits is not None:
+        eta = np.clip(eta, *limits)
     return eta
+
+
+def viscosity_log10_terms(y, gamma: float, beta: float, eta_min: float = 0.0,
+                          eta_max: float = 0.0):
+    """Eq. 2 in log10: (a, b(y), limits) with log10 eta = a T + b(y), clipped to the
+    log10 of the eta_min/eta_max limits (None: no clip). The surrogate's GPU input channel
+    (viscosity_log10_torch) is built from them."""
+    ln10 = float(np.log(10.0))
+    a = -float(np.log(gamma)) / ln10
+    b = float(np.log(beta)) / ln10 * (1.0 - np.asarray(y))
+    lim = viscosity_limits(eta_min, eta_max)
+    if lim is not None:
+        lim = tuple(None if c is None else float(np.log10(c)) for c in lim)
+    return a, b, lim
+
+
+def viscosity_log10_torch(T, a: float, b, limits):
+    """log10 eta = a T + b on a torch device, clipped to limits (viscosity_log10_terms);
+    no allocation on the host, so that it can be captured in a CUDA graph."""
+    leta = T * a + b
+    if limits is not None:
+        leta = leta.clamp(*limits)
+    return leta
 
 
 def corner_viscosity(eta_c: np.ndarray, mean: str = "geometric") -> np.ndarray:
@@ -74,10 +113,9 @@ class ViscosityField:
 
     def __init__(self, y: np.ndarray, gamma: float, beta: float, eta_min: float = 0.0,
                  eta_max: float = 0.0):
-        self.neg_log_gamma = -np.log(gamma)
-        self.depth_term = np.log(beta) * (1.0 - y)          # the same for every T
-        self.limits = ((eta_min if eta_min > 0 else None, eta_max if eta_max > 0 else None)
-                       if eta_min > 0.0 or eta_max > 0.0 else None)
+        # the depth term is the same for every T
+        self.neg_log_gamma, self.depth_term = viscosity_exponents(y, gamma, beta)
+        self.limits = viscosity_limits(eta_min, eta_max)
         ny, nx = np.shape(self.depth_term)
         self.eta_c = np.empty((ny, nx))
         self.eta_n = np.empty((ny + 1, nx + 1))

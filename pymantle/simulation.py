@@ -34,7 +34,7 @@ import numpy as np
 
 from . import termination
 from .allocator import keep_freed_memory
-from .config import Config, ConfigError
+from .config import Config
 from .diagnostics import HISTORY_FIELDS, compute
 from .energy import EnergySolver
 from .initial import initial_temperature
@@ -133,18 +133,6 @@ class Simulation:
         ph = self.cfg["physics"]
         return heating_rate(t, ph["q"], ph["heating"], ph["decay_rate"])
 
-    def _source(self, t, dt, T, u, v, eta_c, eta_n):
-        """Heat source of the step from t to t + dt: the heating at mid-step (second order
-        for a decaying Q), plus the EBA terms of the current state."""
-        ph = self.cfg["physics"]
-        q = self._heating(t + 0.5 * dt)
-        if ph["di"] > 0.0:
-            if ph["ra"] <= 0.0:
-                raise ConfigError("&physics di > 0 needs ra > 0 (dissipation scales with Di/Ra)")
-            return q + self.energy.eba_source(T, u, v, eta_c, eta_n, ph["di"], ph["ra"],
-                                              ph["t_surface"])
-        return q
-
     def time_step(self, s: RunState) -> float:
         """The energy solver's stable step, bounded by the heating (HEATING_RISE_MAX) and
         cut to land on end_time."""
@@ -224,7 +212,7 @@ class Simulation:
     def _advance(self, s: RunState, dt: float, its, eta_c, eta_n, d: dict | None) -> None:
         """The energy step from t to t + dt; a blow-up raises BlowUp with the state at the
         start of this step saved."""
-        source = self._source(s.t, dt, s.T, s.u, s.v, eta_c, eta_n)
+        source = self.energy.source(s.t, dt, s.T, s.u, s.v, eta_c, eta_n, self.cfg["physics"])
         T_good = s.T.copy()
         self.energy.step(s.T, s.u, s.v, source, dt)
         if self.clip_temperature:      # the hybrid rollout (docs/theory.md section 7): T in [0, 2]

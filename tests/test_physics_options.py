@@ -219,3 +219,24 @@ def test_the_loops_viscosity_buffers_equal_eq2_bit_for_bit(limits):
         want = viscosity(T, y, 1e6, 10.0, *limits)
         np.testing.assert_array_equal(eta_c, want)
         np.testing.assert_array_equal(eta_n, corner_viscosity(want))
+
+
+def test_the_viscosity_law_has_one_definition_numpy_and_torch_agree():
+    # Eq. 2: physics.viscosity (NumPy), ViscosityField (the loop's buffers) and the torch
+    # form the surrogate computes on a GPU, all from viscosity_exponents
+    import torch
+    from pymantle.physics import (ViscosityField, viscosity, viscosity_log10_terms,
+                                  viscosity_log10_torch)
+    g = Grid(nx=24, ny=6)
+    y = g.centres()[1]
+    T = np.random.default_rng(3).uniform(-0.1, 1.3, g.shape)
+    for limits in ((0.0, 0.0), (1e-5, 0.5)):
+        ref = viscosity(T, y, 1e6, 10.0, *limits)
+        assert np.array_equal(ViscosityField(y, 1e6, 10.0, *limits)(T)[0], ref)
+        a, b, lim = viscosity_log10_terms(y, 1e6, 10.0, *limits)
+        got = viscosity_log10_torch(torch.as_tensor(T), a, torch.as_tensor(b), lim).numpy()
+        np.testing.assert_allclose(got, np.log10(ref), rtol=0, atol=1e-12)
+    # and it is Eq. 2: hot material at the bottom is gamma/beta times less viscous than
+    # cold material at the top
+    assert viscosity(1.0, 0.0, 1e6, 10.0) / viscosity(0.0, 1.0, 1e6, 10.0) == \
+        pytest.approx(10.0 / 1e6, rel=1e-12)

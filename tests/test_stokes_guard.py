@@ -72,9 +72,12 @@ def test_a_guard_that_never_trips_is_the_unguarded_run(tmp_path):
 
 
 def test_guard_needs_a_provider_that_can_be_wrong(tmp_path):
-    cfg = make_config(tmp_path, "stokes.guard_tol=0.1")
     with pytest.raises(ConfigError, match="guard_tol = 0.1: applies to solver = 'surrogate' "
                                           "or 'galerkin' only"):
+        make_config(tmp_path, "stokes.guard_tol=0.1")
+    cfg = make_config(tmp_path)
+    cfg["stokes"]["guard_tol"] = 0.1             # changed in code: make_provider checks too
+    with pytest.raises(ConfigError, match="guard_tol = 0.1: applies"):
         make_provider(cfg, CI)
 
 

@@ -48,9 +48,8 @@ def test_bad_refine_walls_gives_one_line_error(text):
 
 
 def test_surrogate_refuses_a_refined_grid(tmp_path):
-    cfg = make_config(tmp_path, "grid.refine_walls=1.0", "stokes.solver='surrogate'")
     with pytest.raises(ConfigError, match="surrogate provider supports uniform grids only"):
-        Simulation(cfg)
+        make_config(tmp_path, "grid.refine_walls=1.0", "stokes.solver='surrogate'")
 
 
 def test_refined_operator_is_symmetric():

@@ -9,7 +9,6 @@ this module costs NumPy only, so a Stokes-solver run never loads torch.
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -60,13 +59,14 @@ def place_model(model, dtype):
     torch.set_flush_denormal(True)
     # The same network, computed the way each device runs it fastest (docs/gpu.md):
     # nine small convolutions per layer on the CPU, few large ones on a GPU.
-    conv_impl = os.environ.get("PYMANTLE_CONV_IMPL", "auto" if cuda else "banks")
+    from .. import switches
+    conv_impl = switches.conv_impl("auto" if cuda else "banks")
     try:
         set_conv_impl(model, conv_impl)
     except ValueError as exc:
         raise ConfigError(f"environment PYMANTLE_CONV_IMPL: {exc}") from None
-    model.level_streams = cuda and os.environ.get("PYMANTLE_LEVEL_STREAMS") != "0"
-    set_strip_streams(model, cuda and os.environ.get("PYMANTLE_STRIP_STREAMS") != "0")
+    model.level_streams = cuda and switches.level_streams()
+    set_strip_streams(model, cuda and switches.strip_streams())
     if cuda:
         # No TF32 convolutions (torch's default on NVIDIA GPUs; the switch is
         # process-wide): their 10-bit mantissa puts 1-8 % errors into the velocities,

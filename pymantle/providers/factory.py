@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, check_stokes_options
 from ..grid import Grid
 from .base import NoFlow, VelocityProvider
 from .galerkin import GalerkinCorrectedProvider
@@ -26,12 +26,8 @@ def _correction_nodes(st: dict, grid: Grid) -> int:
     session 6; at 126x504 it brought the onset of convection within 3 %, where 9 nodes
     were 38 % late (docs/reports/2026-11-study-network-and-galerkin.md). The banded solve
     keeps it affordable."""
-    most = grid.ny // 2 + 1                             # two cells between nodes at least
-    nodes = st["correction_nodes"] or min(most, max(9, round(grid.ny / 4) + 1))
-    if nodes > most:
-        raise ConfigError(f"&stokes correction_nodes = {nodes}: allowed 0 (auto) or "
-                          f"3..{most} (ny/2 + 1) on this grid")
-    return nodes
+    most = grid.ny // 2 + 1             # two cells between nodes at least (config checks it)
+    return st["correction_nodes"] or min(most, max(9, round(grid.ny / 4) + 1))
 
 
 def _warm(cfg: Config, grid: Grid, then: VelocityProvider, comm) -> VelocityProvider:
@@ -47,27 +43,6 @@ def _warm(cfg: Config, grid: Grid, then: VelocityProvider, comm) -> VelocityProv
     if st["warmup_steps"] == 0 and st["refresh_every"] == 0:
         return then
     return WarmupProvider(direct, then, st["warmup_steps"], st["refresh_every"])
-
-
-def _check_options(st: dict, method: str, grid: Grid) -> None:
-    """&stokes settings that do not apply to the chosen solver are refused."""
-    if method in ("surrogate", "galerkin") and not grid.uniform:
-        raise ConfigError(f"&grid refine_walls = {grid.refine}: the {method} provider supports "
-                          "uniform grids only (refine_walls = 0); use a Stokes solver")
-    if st["correction"] != "none" and method != "surrogate":
-        raise ConfigError(f"&stokes correction = {st['correction']!r}: applies to solver = "
-                          "'surrogate' only (allowed here: 'none')")
-    if st["refresh_every"] and method not in ("surrogate", "galerkin"):
-        raise ConfigError(f"&stokes refresh_every = {st['refresh_every']}: applies to solver = "
-                          "'surrogate' or 'galerkin' only (allowed here: 0; a Stokes solver "
-                          "skips solves with every = N)")
-    if st["guard_tol"] and method not in ("surrogate", "galerkin"):
-        raise ConfigError(f"&stokes guard_tol = {st['guard_tol']}: applies to solver = "
-                          "'surrogate' or 'galerkin' only (allowed here: 0)")
-    if st["every"] > 1 and method in ("surrogate", "galerkin"):
-        raise ConfigError(f"&stokes every = {st['every']}: applies to the Stokes solvers only "
-                          f"(allowed with solver = '{method}': 1; refresh_every = N runs the "
-                          "direct solver every N steps)")
 
 
 def _model_file(st: dict, grid: Grid) -> str:
@@ -89,7 +64,7 @@ def _model_file(st: dict, grid: Grid) -> str:
 def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
     st = cfg["stokes"]
     method = st["solver"]
-    _check_options(st, method, grid)
+    check_stokes_options(cfg)       # also run by config.validate at load time
     if method == "galerkin":
         gal = GalerkinCorrectedProvider(NoFlow(grid), grid, cfg["physics"]["ra"],
                                         _correction_nodes(st, grid), st["correction_memory"])

@@ -2,7 +2,6 @@
 pymantle.ml.inference only (model loading, device policy, buffers, CUDA graphs)."""
 from __future__ import annotations
 
-import os
 
 from ..grid import Grid
 from .base import VelocityProvider
@@ -48,7 +47,8 @@ class SurrogateProvider(VelocityProvider):
         if self.gpu_pipeline:
             self._done = torch.cuda.Event()
             self._setup_device_inputs()
-            if os.environ.get("PYMANTLE_CUDA_GRAPH", "1") != "0":
+            from ..switches import cuda_graph
+            if cuda_graph():
                 self._capture()
 
     def _setup_device_inputs(self):
@@ -65,18 +65,15 @@ class SurrogateProvider(VelocityProvider):
         self._T_host = torch.zeros(g.shape, dtype=self.dtype,
                                    pin_memory=self.device.type == "cuda")
         self._T_dev = self._T_host.to(self.device)
-        ln10 = float(np.log(10.0))
-        self._lg = -float(np.log(ph["gamma"])) / ln10
-        self._lb = torch.as_tensor(float(np.log(ph["beta"])) / ln10 * (1.0 - self.y),
-                                   dtype=self.dtype, device=self.device)
-        lo, hi = ph.get("eta_min", 0.0), ph.get("eta_max", 0.0)
-        self._eta_lims = (np.log10(lo) if lo > 0 else None, np.log10(hi) if hi > 0 else None)
+        from ..physics import viscosity_log10_terms
+        self._lg, lb, self._eta_lims = viscosity_log10_terms(
+            self.y, ph["gamma"], ph["beta"], ph.get("eta_min", 0.0), ph.get("eta_max", 0.0))
+        self._lb = torch.as_tensor(lb, dtype=self.dtype, device=self.device)
         self._clip_lims = tuple(float(np.log10(c)) for c in ETA_CLIP)
 
     def _device_inputs(self):
-        leta = self._T_dev * self._lg + self._lb                 # log10 eta
-        if self._eta_lims != (None, None):
-            leta = leta.clamp(*self._eta_lims)
+        from ..physics import viscosity_log10_torch
+        leta = viscosity_log10_torch(self._T_dev, self._lg, self._lb, self._eta_lims)
         self._in_dev[0, 2] = leta.clamp(*self._clip_lims) / 8.0
         self._in_dev[0, 6] = self._T_dev
 
