@@ -10,7 +10,7 @@ Layout of a campaign directory:
     sims/sim-NNNN/          a normal run directory (run.nc, checkpoint.nc, status.json)
 
 Sampling: Q uniform in [q_min, q_max]; gamma and beta log-uniform in the preset's box
-(model.md 3), with a seed. Splits: train / cv / test in the study's 94 : 16 : 18 ratio.
+(docs/theory.md section 3), with a seed. Splits: train / cv / test in the study's 94 : 16 : 18 ratio.
 Each simulation starts hot and runs until statistical steady state (the time means of
 mean T and Nu_top over two consecutive windows agree to stat_tol) or its time/step limit,
 storing a snapshot every 100 steps. Rerunning the same command skips finished
@@ -56,7 +56,7 @@ PRESETS = {
     "ci": CampaignPreset("ci", 6, (0.0, 10.0), (1e4, 1e6), (1.0, 10.0), end_time=1.0,
                          max_steps=40, stat_window=0.0, snapshot_every=5,
                          checkpoint_every=10),
-    # 32x128: a box the grid resolves (docs/campaign.md: the check of its vigorous corner)
+    # 32x128: a box the grid resolves (docs/guide/campaigns.md: the check of its vigorous corner)
     # (velocities up to ~1.5e3 at its vigorous corner Q=10, gamma=1e6, beta=3 by the Eq. 4
     # fit, so a step is >= 5e-6 and a run to statistical steady state fits in minutes)
     "laptop": CampaignPreset("laptop", 64, (0.0, 10.0), (1e5, 1e6), (3.0, 30.0),
@@ -86,7 +86,7 @@ def assign_splits(n: int, rng) -> list[str]:
 
 
 def paper_parameters() -> list[SimSpec]:
-    """The study's 130 parameter sets (model.md 3), the two dropped ones excluded."""
+    """The study's 130 parameter sets (docs/theory.md section 3), the two dropped ones excluded."""
     out = []
     with open(DATA / "paper-simulations.csv") as fh:
         for row in csv.DictReader(fh):

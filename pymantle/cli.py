@@ -102,43 +102,16 @@ def _add_train(sub):
         "train", help="train the Stokes surrogate on a campaign",
         description="Train the CNN that maps temperature (and viscosity, coordinates, "
                     "parameters) to a stream function whose curl gives the velocities "
-                    "(model.md sections 4-6). Writes DIR/checkpoint.pt every epoch (rerun to "
+                    "(docs/theory.md sections 4-6). Writes DIR/checkpoint.pt every epoch (rerun to "
                     "resume), DIR/model.pt (best on the cv split; what `pymantle run --stokes "
                     "surrogate` reads), DIR/training.csv and DIR/training_curve.png. "
                     "Data-parallel: torchrun --nproc-per-node K -m pymantle.cli train ...")
     p.add_argument("campaign", help="campaign directory (pymantle campaign) or a training "
                                     "pack (pymantle pack)")
-    p.add_argument("--recipe", default="laptop", help="laptop (default: the study's network, 40 epochs x 1,024 samples, float32), buoyancy (the buoyancy-scaled U-net of the shipped model, docs/surrogate.md) or paper (the study's: 150 epochs over every selected snapshot, float64)")
+    p.add_argument("--recipe", default="laptop", help="laptop (default: the study's network, 40 epochs x 1,024 samples, float32), buoyancy (the buoyancy-scaled U-net of the shipped model, docs/guide/training.md) or paper (the study's: 150 epochs over every selected snapshot, float64)")
     p.add_argument("--out", default="train", help="output directory (default: train)")
-    p.add_argument("--epochs", type=int, help="number of epochs (recipe's default)")
-    p.add_argument("--samples-per-epoch", type=int, help="0: all selected snapshots")
-    p.add_argument("--dtype", choices=("float64", "float32"),
-                   help="network precision (laptop recipe: float32, paper: float64)")
-    p.add_argument("--width", type=int, help="filters per layer (study: 16)")
-    p.add_argument("--levels", type=int, help="resolutions (study: 5)")
-    p.add_argument("--layers", type=int, help="conv layers per resolution (study: 6)")
-    p.add_argument("--padding", choices=("learned", "zeros", "replicate"))
-    p.add_argument("--output", choices=("stream_mac", "stream_colocated", "soft", "projected",
-                                        "faces"),
-                   help="surrogate: stream_mac, stream_colocated or soft; buoyancy: "
-                        "projected, faces or stream_mac")
-    p.add_argument("--lr", type=float, help="initial learning rate (recipe's default)")
-    p.add_argument("--strain", choices=("h1", "energy", "none"),
-                   help="buoyancy network: add the relative error of the strain (h1) or of "
-                        "the viscous dissipation norm (energy) to the loss (recipe's default)")
-    p.add_argument("--strain-weight", type=float, help="weight of that term (default 1)")
-    p.add_argument("--init", help="start from the weights of this model file (fine-tuning; "
-                                  "same network configuration)")
-    p.add_argument("--no-range-weighting", action="store_true")
-    p.add_argument("--no-derivative", action="store_true")
-    p.add_argument("--mass", choices=("boundary", "all", "none"))
-    p.add_argument("--network", choices=("surrogate", "buoyancy", "unet1", "unet2", "unet3",
-                                         "unet4"),
-                   help="the study's Stokes surrogate (the laptop and paper recipes' default), "
-                        "the buoyancy-scaled U-net (the buoyancy recipe's) or a whole-step "
-                        "U-net baseline (model.md section 7; --width overrides the variant's "
-                        "base width)")
-    p.add_argument("--seed", type=int, default=0)
+    from .ml.train_options import add_arguments
+    add_arguments(p)      # one flag per TrainConfig option (ml/train_options.py)
     p.add_argument("--budget", type=float,
                    help="start no new epoch after this many seconds of this call (rerun "
                         "to go on): equal-budget comparisons of variants")
@@ -378,27 +351,13 @@ def cmd_campaign(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .ml.train import RECIPES, SURROGATES, Trainer, TrainConfig
-    network = args.network or RECIPES.get(args.recipe, {}).get("network", "surrogate")
-    if network not in SURROGATES and (args.layers or args.output):
-        print(f"pymantle train: --layers/--output apply to the surrogates, not {network}",
-              file=sys.stderr)
+    from .ml.train import Trainer
+    from .ml.train_options import config_from_arguments
+    try:
+        cfg = config_from_arguments(args)
+    except ValueError as exc:
+        print(f"pymantle train: {exc}", file=sys.stderr)
         return 2
-    layers_key = "layers_per_level" if network == "surrogate" else "convs_per_level"
-    model = {k: v for k, v in (("width", args.width), ("levels", args.levels),
-                               (layers_key, args.layers), ("padding", args.padding),
-                               ("output", args.output)) if v is not None}
-    mass = None if args.mass == "none" else args.mass
-    cfg = TrainConfig.from_recipe(
-        args.campaign, args.recipe, out=args.out, epochs=args.epochs,
-        samples_per_epoch=args.samples_per_epoch, dtype=args.dtype, seed=args.seed,
-        range_weighting=not args.no_range_weighting, derivative=not args.no_derivative,
-        model=model, network=network, lr=args.lr, strain_weight=args.strain_weight,
-        init=args.init,
-        **({"mass": mass} if args.mass else {}),
-        **({"strain": None if args.strain == "none" else args.strain} if args.strain else {}))
-    if args.output == "soft" and not args.mass:
-        cfg.mass = "all"
     tr = Trainer(cfg)
     resumed = tr.resume()
     hist = tr.fit(progress=not args.no_progress, budget_s=args.budget)

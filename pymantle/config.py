@@ -109,7 +109,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "initial": {
         "kind": Field(str, "hot", _choice(*INITIAL_KINDS), "one of " + ", ".join(INITIAL_KINDS),
-                      "initial temperature (model.md 2; 'sine' is the benchmark start, "
+                      "initial temperature (docs/theory.md section 2; 'sine' is the benchmark start, "
                       "'conductive' the steady conduction profile)"),
         "amplitude": Field(float, 0.01, _range(0.0, 1.0), "0 <= amplitude <= 1",
                            "perturbation amplitude (hot: random; sine: cos(pi x/L) sin(pi y))"),

@@ -7,17 +7,20 @@ its own digest). Both are compared with the direct reference through `pymantle e
 which reuses finished runs in --eval-dir (same namelist), so the reference and the float32
 runs of an earlier evaluation are not recomputed. Reports, per run, the profile MAE and
 mean-T MAE of each against the reference, and the difference between the two rollouts'
-final temperature fields; appends the table to docs/surrogate.md.
+final temperature fields; writes a JSON record (scripts/benchlib.py) into docs/bench/.
 Usage: python scripts/check_rollout_precision.py CAMPAIGN [--eval-dir DIR] [--sims 8,15,41]
        [--end-time 0.1]   (a few minutes on 2 cores: the float64 runs are ~2x slower)"""
 import argparse
-import datetime
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 
 from pymantle import open_run  # noqa: E402
 from pymantle.evaluate import evaluate  # noqa: E402
@@ -28,6 +31,7 @@ ap.add_argument("campaign")
 ap.add_argument("--eval-dir", default="evaluation")
 ap.add_argument("--sims", default="8,15,41")
 ap.add_argument("--end-time", type=float, default=0.1)
+ap.add_argument("--out", default=None, help="folder of the JSON record (default docs/bench)")
 args = ap.parse_args()
 sims = [int(s) for s in args.sims.split(",")]
 out = Path(args.eval_dir)
@@ -50,23 +54,22 @@ for name, model in (("float32", None), ("float64", str(f64))):    # None: the sh
             finals[(name, r["sim"])] = (ds["T"].values[-1], float(ds["history_time"].values[-1]))
             ds.close()
 
-lines = [f"\n## Float32 against float64 in the rollout ({datetime.datetime.now():%Y-%m-%d %H:%M})\n",
-         "`python scripts/check_rollout_precision.py CAMPAIGN`: the shipped weights run in "
-         f"float32 and in float64, hybrid rollouts to t = {args.end_time} from the hot start, "
-         "each compared with the direct reference.\n",
-         "| sim | profile MAE f32 | profile MAE f64 | mean-T MAE f32 | mean-T MAE f64 | "
-         "max abs T difference f32 vs f64 at the end | wall s f32 | wall s f64 |",
-         "|---|---|---|---|---|---|---|---|"]
-worst = 0.0
+notes = (f"The shipped weights run in float32 and in float64, hybrid rollouts to t = {args.end_time} "
+         "from the hot start, each compared with the direct reference.")
+table_rows, worst = [], 0.0
 for sim in sims:
     a, b = rows[("float32", sim)], rows[("float64", sim)]
     (Ta, ta), (Tb, tb) = finals[("float32", sim)], finals[("float64", sim)]
     d = float(np.abs(Ta - Tb).max()) if Ta.shape == Tb.shape and abs(ta - tb) < 1e-9 else float("nan")
     worst = max(worst, abs(a["profile_mae"] - b["profile_mae"]))
-    lines.append(f"| {sim} | {a['profile_mae']:.4g} | {b['profile_mae']:.4g} | {a['mean_T_mae']:.4g} | "
-                 f"{b['mean_T_mae']:.4g} | {d:.3g} | {a['wall_time']:.1f} | {b['wall_time']:.1f} |")
-doc = Path(__file__).resolve().parent.parent / "docs" / "surrogate.md"
-with open(doc, "a") as fh:
-    fh.write("\n".join(lines) + "\n")
-print("\n".join(lines))
-print(f"RESULT max_profile_mae_change={worst:.3g}")
+    table_rows.append({"sim": sim, "profile_mae_f32": a["profile_mae"], "profile_mae_f64": b["profile_mae"],
+                       "mean_T_mae_f32": a["mean_T_mae"], "mean_T_mae_f64": b["mean_T_mae"],
+                       "max_abs_dT_final": d, "wall_s_f32": a["wall_time"], "wall_s_f64": b["wall_time"]})
+table = benchlib.md_table(table_rows, [
+    ("sim", "sim", "d"), ("profile MAE f32", "profile_mae_f32", ".4g"),
+    ("profile MAE f64", "profile_mae_f64", ".4g"), ("mean-T MAE f32", "mean_T_mae_f32", ".4g"),
+    ("mean-T MAE f64", "mean_T_mae_f64", ".4g"), ("max abs T difference at the end", "max_abs_dT_final", ".3g"),
+    ("wall s f32", "wall_s_f32", ".1f"), ("wall s f64", "wall_s_f64", ".1f")])
+benchlib.record("check_rollout_precision", "float32 against float64 in the hybrid rollout", notes,
+                table_rows, f"RESULT max_profile_mae_change={worst:.3g}", out=args.out,
+                settings=vars(args), table=table)

@@ -1,13 +1,20 @@
 """Accuracy against the fraction of steps solved directly, for every way of spending direct
 solves: momentum skipping (skip-N), Galerkin with a direct solve every N steps
-(galerkin-refresh-N), and the guard (&stokes guard_tol) over the plain surrogate and over
-galerkin at several tolerances. Runs `pymantle evaluate` on a campaign's test split for
+(galerkin-refresh-N), the network with a direct solve every N steps, plain
+(surrogate-refresh-N) and Galerkin-corrected (surrogate-galerkin-refresh-N), and the guard
+(&stokes guard_tol) over the plain surrogate and over galerkin at several tolerances. Runs `pymantle evaluate` on a campaign's test split for
 each setting (the direct references are run once and reused: one --out folder), then
 writes one table (CSV + Markdown) and one figure: the worst and the median over the runs
 of the profile MAE and of the mean-T MAE, against the mean fraction of direct solves.
 
     .venv/bin/python scripts/solve_fraction_sweep.py CAMPAIGN --out DIR [--model FILE]
         [--end-time 0.1] [--skips 10,20,50,100] [--tols 0.3,1,3] [--surrogate-tols 30,100,300]
+    .venv/bin/python scripts/solve_fraction_sweep.py --preset laptop --out DIR ...
+
+--preset draws the test split of `pymantle campaign --preset NAME --seed SEED` from the same
+seeded sampling without running the campaign (the runs start from the hot start; only the
+parameters come from the campaign): the same 9 runs where the campaign finished every run.
+An empty list (--skips '') leaves that family out.
 """
 import argparse
 import csv
@@ -15,16 +22,28 @@ from pathlib import Path
 
 import numpy as np
 
-from pymantle.evaluate import evaluate
+from pymantle.campaign import PRESETS, sample_parameters
+from pymantle.evaluate import RunSpec, evaluate
 
 
 def _floats(s):
     return [float(x) for x in s.split(",") if x]
 
 
+def test_specs(preset_name, seed):
+    """evaluate()'s specs and grid for the test split of a preset's seeded sampling."""
+    preset = PRESETS[preset_name]
+    sims = sample_parameters(preset.n_sims, preset, seed)
+    return {"specs": [RunSpec(f"sim{s.sim:04d}", s.sim, s.Q, s.gamma, s.beta)
+                      for s in sims if s.split == "test"], "grid_preset": preset.grid}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("campaign")
+    ap.add_argument("campaign", nargs="?", help="campaign folder (its finished test runs)")
+    ap.add_argument("--preset", choices=sorted(PRESETS),
+                    help="instead of CAMPAIGN: the test split of this preset's seeded sampling")
+    ap.add_argument("--seed", type=int, default=0, help="the campaign's seed (with --preset)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--model")
     ap.add_argument("--end-time", type=float, default=0.1)
@@ -32,22 +51,30 @@ def main():
     ap.add_argument("--tols", default="0.3,1,3", help="galerkin-guard tolerances")
     ap.add_argument("--surrogate-tols", default="30,100,300",
                     help="surrogate-guard tolerances")
+    ap.add_argument("--network-refresh", default="20,50",
+                    help="N of surrogate-refresh-N and surrogate-galerkin-refresh-N (the "
+                         "network, or the Galerkin-corrected network, with MUMPS every N)")
     ap.add_argument("--no-network", action="store_true",
                     help="only the settings without the network (a later full call reuses "
                          "their runs)")
     a = ap.parse_args()
+    if (a.campaign is None) == (a.preset is None):
+        ap.error("give a CAMPAIGN folder or --preset, not both")
+    where = test_specs(a.preset, a.seed) if a.preset else {}
     quiet = lambda *_: None  # noqa: E731
     settings = [("surrogate", {}), ("galerkin", {})]
     settings += [(p, {"skip": int(n)}) for n in _floats(a.skips)
                  for p in ("skip", "galerkin-refresh")]
     settings += [("galerkin-guard", {"guard_tol": t}) for t in _floats(a.tols)]
     settings += [("surrogate-guard", {"guard_tol": t}) for t in _floats(a.surrogate_tols)]
+    settings += [(p, {"skip": int(n)}) for n in _floats(a.network_refresh)
+                 for p in ("surrogate-refresh", "surrogate-galerkin-refresh")]
     if a.no_network:
         settings = [(p, kw) for p, kw in settings if not p.startswith("surrogate")]
     rows = []
     for provider, kw in settings:
         res = evaluate(a.campaign, a.out, ("direct", provider), end_time=a.end_time,
-                       model=a.model, echo=quiet, **kw)
+                       model=a.model, echo=quiet, **where, **kw)
         mine = [r for r in res if r["provider"] == provider]
         label = provider + "".join(f"-{v:g}" for v in kw.values())
         ok = [r for r in mine if r.get("status") != "blew up"]
@@ -81,6 +108,7 @@ def plot(rows, path):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     families = {"skip": ("s", "C0"), "galerkin-refresh": ("^", "C1"),
                 "galerkin-guard": ("o", "C2"), "surrogate-guard": ("D", "C3"),
+                "surrogate-refresh": ("v", "C4"), "surrogate-galerkin-refresh": ("P", "C5"),
                 "surrogate": ("*", "C3"), "galerkin": ("*", "C2")}
     for ax, key, target in ((axes[0], "profile_mae", 1e-3), (axes[1], "mean_T_mae", 1e-4)):
         for fam, (marker, color) in families.items():

@@ -72,5 +72,11 @@ def test_a_two_rank_run_resumes_bit_for_bit(tmp_path):
         assert p.returncode == 0, p.stderr + p.stdout
     assert "resumed from step 10" in p.stdout
     a, b = open_run(tmp_path / "straight"), open_run(tmp_path / "resumed")
+    # Two ranks repeat a run to round-off, not always bit for bit: under load one straight
+    # 2-rank run in 8 differed from another by 4e-16 in T (at step 9, no resume involved;
+    # the parallel factorisation's order of work depends on timing). A resume that lost
+    # any state (the lagged factorisation, the time, the last velocities) is off by far more.
     for name in ("T", "u", "v", "Nu_top", "Vrms", "dt"):
-        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+        scale = float(np.abs(a[name].values).max())
+        np.testing.assert_allclose(b[name].values, a[name].values, rtol=0,
+                                   atol=1e-12 * scale, err_msg=name)

@@ -1,4 +1,4 @@
-"""Ablations of the surrogate (model.md 7; issue 5), one command:
+"""Ablations of the surrogate (docs/theory.md section 7; issue 5), one command:
 
     pymantle ablate CAMPAIGN [--recipe laptop] [--variants a,b,...] [--out DIR]
 

@@ -1,4 +1,4 @@
-"""Snapshot accuracy of a surrogate model file on a campaign split (docs/surrogate.md).
+"""Snapshot accuracy of a surrogate model file on a campaign split (docs/guide/training.md).
 
 For every stored snapshot on the regular schedule (the exact Stokes solutions; see
 buoyancy_unet.BuoyancySnapshotDataset) of every finished simulation of the split, the

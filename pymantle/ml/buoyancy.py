@@ -23,7 +23,7 @@ run (a near-conductive start has a ~1e-4 anomaly), which the study's per-run Eq.
 cannot; Q, gamma and beta enter only through eta and T, as in the equation itself, so a
 parameter set outside the training box is no extrapolation in the inputs' kind. Which
 average of eta scales the flow best was measured on the laptop campaign
-(scripts/check_buoyancy_scale.py; docs/surrogate.md): over 2,820 snapshots of its 47
+(scripts/check_buoyancy_scale.py; docs/guide/training.md): over 2,820 snapshots of its 47
 training runs, ln(Vrms/s) spreads with a standard deviation of 0.35 for eta_w, 0.51 for the
 plain fluidity average, 0.61 for the geometric mean and 1.66 for the study's per-run Eq. 4
 scale; c puts the median of Vrms/s near 1.

@@ -1,7 +1,7 @@
 """The buoyancy-scaled U-net surrogate (pymantle's shipped network; beyond the study).
 
 T and eta -> MAC face velocities (u, v), in four parts, each chosen by measurement on the
-laptop campaign (docs/surrogate.md, "Why this network"):
+laptop campaign (docs/guide/training.md, "Why this network"):
 
 1. Inputs and scale from the Stokes equation itself (buoyancy.py): the lateral anomaly
    T'/a, log10(eta/eta_f) and y; the network predicts u/s, v/s with the snapshot's own
@@ -96,7 +96,7 @@ def relative_l2_loss(u_pred, v_pred, u_true, v_true, strain: str | None = None,
     times the relative error of the strain: "h1" sqrt(E(e)/E(w)) of `strain_energy` with
     eta = 1, "energy" with the sample's relative viscosity from the inputs x (the Stokes
     problem's own norm, whose square is the dissipation of the error). L2 alone leaves
-    grid-scale ripples that cost little in L2 but much in dissipation (docs/surrogate.md).
+    grid-scale ripples that cost little in L2 but much in dissipation (docs/guide/training.md).
     Returns (total, parts)."""
     B = u_pred.shape[0]
     u_true, v_true = u_true.reshape(u_pred.shape), v_true.reshape(v_pred.shape)

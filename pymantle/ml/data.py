@@ -1,4 +1,4 @@
-"""A lazy torch Dataset over a campaign's NetCDF files (model.md sections 3-5).
+"""A lazy torch Dataset over a campaign's NetCDF files (docs/theory.md sections 3-5).
 
 Each item is one stored snapshot: the network inputs (7 channels at the cell centres:
 x/4, y/4, log10(clip(eta, 1e-8, 1))/8, Q, gamma, beta min-max normalised over the training

@@ -48,7 +48,7 @@ def load_surrogate(grid, model_path: str):
 
 def place_model(model, dtype):
     """Move the network to its device and set it up the way that device runs it fastest
-    (docs/gpu.md); returns (device, conv_impl, channels_last). PYMANTLE_CONV_IMPL,
+    (docs/reports/2026-11-26-gpu-sessions.md); returns (device, conv_impl, channels_last). PYMANTLE_CONV_IMPL,
     PYMANTLE_LEVEL_STREAMS and PYMANTLE_STRIP_STREAMS override the choices."""
     import torch
     from .layers import set_conv_impl, set_strip_streams
@@ -57,7 +57,7 @@ def place_model(model, dtype):
     cuda = device.type == "cuda"
     # Subnormal float32 activations slow x86 convolutions by ~10x (measured); flush them.
     torch.set_flush_denormal(True)
-    # The same network, computed the way each device runs it fastest (docs/gpu.md):
+    # The same network, computed the way each device runs it fastest (docs/reports/2026-11-26-gpu-sessions.md):
     # nine small convolutions per layer on the CPU, few large ones on a GPU.
     from .. import switches
     conv_impl = switches.conv_impl("auto" if cuda else "banks")
@@ -71,7 +71,7 @@ def place_model(model, dtype):
         # No TF32 convolutions (torch's default on NVIDIA GPUs; the switch is
         # process-wide): their 10-bit mantissa puts 1-8 % errors into the velocities,
         # which are differences of neighbouring stream-function values (measured on
-        # the shipped model, docs/gpu.md).
+        # the shipped model, docs/reports/2026-11-26-gpu-sessions.md).
         torch.backends.cudnn.allow_tf32 = False
     # channels_last: faster for float32 on the CPU (bench_model)
     channels_last = dtype == torch.float32 and not cuda

@@ -1,9 +1,9 @@
 """The network's inputs and output scale, with no I/O (what inference needs).
 
-The study's 7 channels at the cell centres (model.md sections 3-5): x/4, y/4,
+The study's 7 channels at the cell centres (docs/theory.md sections 3-5): x/4, y/4,
 log10(clip(eta, 1e-8, 1))/8, Q, gamma, beta min-max normalised over the training split
 with gamma and beta in log10, and T; the U-net baselines' 9 (those, then the centred
-u/s, v/s); and the per-simulation velocity scale of Eq. 4 (model.md section 4):
+u/s, v/s); and the per-simulation velocity scale of Eq. 4 (docs/theory.md section 4):
 
     s(Q, gamma, beta) = headroom * exp(a1 Q/10 + a2 ln(gamma) + a3 ln(beta))
 

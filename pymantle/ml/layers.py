@@ -1,4 +1,4 @@
-"""Building blocks of the Stokes surrogate (model.md section 5).
+"""Building blocks of the Stokes surrogate (docs/theory.md section 5).
 
 - `BoundaryConv2d`: boundary-learned padding (Innamorati et al. 2020), one filter bank for
   the interior, one per edge and one per corner, each run only on its own strip.
@@ -112,7 +112,7 @@ class BoundaryConv2d(nn.Module):
     #: fields). "patched": the interior bank over the whole field, then the four edge
     #: strips recomputed and written over it (1x the arithmetic in ~15 small kernels).
     #: "auto": patched on fields of at least `patch_min_cells` cells, stacked below (the
-    #: GPU's choice; measured in docs/gpu.md).
+    #: GPU's choice; measured in docs/reports/2026-11-26-gpu-sessions.md).
     impl = "banks"
     patch_min_cells = 8192
     #: Keep the stacked banks between calls without autograd (see `_stack`).
@@ -166,7 +166,7 @@ class BoundaryConv2d(nn.Module):
         Without autograd (inference, validation) the stacks are kept and reused until a
         parameter changes (its in-place version counter, device or dtype): rebuilding them
         cost two concatenation kernels per stack, a third of all kernels of a GPU forward
-        pass (docs/gpu.md)."""
+        pass (docs/reports/2026-11-26-gpu-sessions.md)."""
         params = [self.banks[n].weight for n in names] + (
             [self.bias] if self.bias is not None else [self.banks[n].bias for n in names])
         cache = None
@@ -246,7 +246,7 @@ class GroupNorm(nn.GroupNorm):
 
     At batch 1 with 4 groups, torch's CUDA GroupNorm gives each (sample, group) row one
     thread block: 4 blocks reduce a quarter-million values each, ~36 us a call, a third
-    of the whole forward pass at 126x504 (profile in docs/gpu.md). var_mean spreads the
+    of the whole forward pass at 126x504 (profile in docs/reports/2026-11-26-gpu-sessions.md). var_mean spreads the
     same reduction over the whole GPU. Same parameters and function (to rounding).
     """
 

@@ -1,4 +1,4 @@
-"""Training loss of the Stokes surrogate (model.md section 6, the study's recipe).
+"""Training loss of the Stokes surrogate (docs/theory.md section 6, the study's recipe).
 
 For each velocity component c (u on the vertical faces, v on the horizontal faces, both
 scaled by s), with batch size B and N points per example:
@@ -97,7 +97,7 @@ def mass_loss(u_pred, v_pred, dx, dy, where="boundary"):
 
 def surrogate_loss(u_pred, v_pred, u_true, v_true, dx, dy, range_weighting=True,
                    boundary_weight=11.0, derivative=True, mass="boundary"):
-    """Total training loss (L_u + L_v)/2 + L_mass (model.md section 6).
+    """Total training loss (L_u + L_v)/2 + L_mass (docs/theory.md section 6).
 
     L_u = weighted MAE of u (Eqs. 6, 7) [+ MAE of du/dy (Eq. 10) if derivative];
     L_v likewise with dv/dx; L_mass (Eq. 9) over "boundary" cells, "all" cells, or None

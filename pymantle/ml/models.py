@@ -1,4 +1,4 @@
-"""The Stokes surrogate network (model.md section 5, after Tompson et al. 2017).
+"""The Stokes surrogate network (docs/theory.md section 5, after Tompson et al. 2017).
 
 Inputs: the 7 channels of `inputs.input_channels` at the cell centres (B, 7, ny, nx).
 Outputs: scaled face velocities (u/s, v/s) in the MAC layout, u (B, 1, ny, nx+1) and
@@ -103,7 +103,7 @@ class StokesSurrogate(nn.Module):
 
     #: On a GPU, run the coarse levels (1..levels-1) on a second CUDA stream while the
     #: full-resolution level runs on the current one: the coarse levels are chains of
-    #: small kernels that leave most of the card idle (docs/gpu.md). Same result.
+    #: small kernels that leave most of the card idle (docs/reports/2026-11-26-gpu-sessions.md). Same result.
     level_streams = False
 
     def _coarse_levels(self, e, ny: int, nx: int):

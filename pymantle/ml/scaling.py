@@ -1,4 +1,4 @@
-"""Per-simulation velocity scale of Eq. 4 (model.md section 4):
+"""Per-simulation velocity scale of Eq. 4 (docs/theory.md section 4):
 
     s(Q, gamma, beta) = headroom * exp(a1 Q/10 + a2 ln(gamma) + a3 ln(beta))
 

@@ -1,4 +1,4 @@
-"""Consecutive snapshot pairs for the U-net baselines (model.md section 7).
+"""Consecutive snapshot pairs for the U-net baselines (docs/theory.md section 7).
 
 Each item is one step of a stored run, snapshot k -> k+1 (100 solver steps apart in the real
 campaigns, `snapshot_every` of the preset in general):

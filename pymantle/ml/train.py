@@ -1,4 +1,4 @@
-"""Trainer of the Stokes surrogate (model.md section 6; issue 4).
+"""Trainer of the Stokes surrogate (docs/theory.md section 6; issue 4).
 
 Adam at 1e-3, halved at epochs 20, 40, 60, 80, 120; batches of 16 = 14 random snapshots +
 2 from the first 5 snapshots of random runs (the initial transient); validation on the cv
@@ -8,7 +8,7 @@ best model by validation loss is written as a model file (checkpoint.py) that th
 reads. Data-parallel with torchrun: every rank takes its share of each batch, DDP averages
 the gradients (gloo on CPU, nccl on GPU).
 
-The same Trainer trains the U-net baselines (model.md section 7; `network="unet1".."unet4"`,
+The same Trainer trains the U-net baselines (docs/theory.md section 7; `network="unet1".."unet4"`,
 `pymantle train --network unet3`): items are consecutive snapshot pairs (step_data /
 pack.PackStepDataset), the loss is `unet.unet_loss` (plain MAE for unet1/2; MAE on T plus
 the surrogate loss on u, v for unet3/4), the rest (batches, schedule, checkpoints, resume,
@@ -37,10 +37,9 @@ RECIPES = {
     # round-off (~1e-7 relative) and flux-form advection conserves heat regardless
     "laptop": dict(epochs=40, milestones=(14, 24, 30, 35), samples_per_epoch=1024,
                    first=200, later=800, dtype="float32"),
-    # the buoyancy-scaled U-net (buoyancy_unet.py): its own loss (relative L2), float32
     # the buoyancy-scaled U-net (buoyancy_unet.py): relative L2, then from epoch 4 to 12
     # the energy-norm error of the flow phased in (from the start it collapses the network
-    # to zero flow: any flow in the stiff lid costs more than none; docs/surrogate.md)
+    # to zero flow: any flow in the stiff lid costs more than none; docs/guide/training.md)
     "buoyancy": dict(network="buoyancy", epochs=60, milestones=(30, 42, 50, 56),
                      samples_per_epoch=2048, first=200, later=800, dtype="float32",
                      lr=2e-3, strain="energy", strain_weight=0.1, strain_ramp=(4, 12)),
@@ -50,33 +49,50 @@ RECIPES = {
 SURROGATES = ("surrogate", "buoyancy")
 
 
+def _option(default, help, **cli):
+    """A TrainConfig field that `pymantle train` exposes as --<name> (train_options.py)."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass
 class TrainConfig:
+    """Everything a training run reads. Fields made with `_option` are the train CLI's
+    flags (pymantle/ml/train_options.py generates them: --epochs, --no-derivative, ...);
+    a flag left out takes the recipe's value, else the default here."""
     campaign: str
     out: str = "train"
     recipe: str = "laptop"
-    epochs: int = 40
-    lr: float = 1e-3
-    milestones: tuple = (14, 24, 30, 35)
-    lr_factor: float = 0.5
-    batch_size: int = 16
-    transient_per_batch: int = 2
-    transient_snapshots: int = 5
-    samples_per_epoch: int = 1024       # 0: every selected snapshot each epoch
-    val_samples: int = 128              # 0: the whole cv selection
-    first: int = 200
-    later: int = 800
-    dtype: str = "float64"
-    seed: int = 0
-    range_weighting: bool = True
-    boundary_weight: float = 11.0
-    derivative: bool = True
-    mass: str | None = "boundary"
-    network: str = "surrogate"                  # or a U-net baseline: unet1 .. unet4
-    strain: str | None = None                   # buoyancy network: + relative strain error
-    strain_weight: float = 1.0
-    strain_ramp: tuple = ()                     # (a, b): weight 0 before epoch a, full from b
-    init: str | None = None                     # start from this model file's weights
+    epochs: int = _option(40, "number of epochs")
+    lr: float = _option(1e-3, "initial learning rate (Adam)")
+    milestones: tuple = _option((14, 24, 30, 35), "epochs at which the learning rate is "
+                                "multiplied by --lr-factor (comma list)")
+    lr_factor: float = _option(0.5, "learning-rate factor at each milestone")
+    batch_size: int = _option(16, "snapshots per batch (the global batch under torchrun)")
+    transient_per_batch: int = _option(2, "snapshots per batch from the first "
+                                       "--transient-snapshots of random runs")
+    transient_snapshots: int = _option(5, "the first N snapshots of a run are its transient")
+    samples_per_epoch: int = _option(1024, "snapshots drawn per epoch (0: all selected)")
+    val_samples: int = _option(128, "cv snapshots per validation (0: the whole cv selection)")
+    first: int = _option(200, "selection: every snapshot of a run's first N steps")
+    later: int = _option(800, "selection: every N-th step's snapshot after that")
+    dtype: str = _option("float64", "network precision", choices=("float64", "float32"))
+    seed: int = _option(0, "seed of the batches, the validation subset and the weights")
+    range_weighting: bool = _option(True, "weight the loss by the target's range (the study's)")
+    boundary_weight: float = _option(11.0, "weight of the boundary rows in the loss")
+    derivative: bool = _option(True, "add the derivative terms to the loss (the study's)")
+    mass: str | None = _option("boundary", "mass-conservation term of the loss",
+                               choices=("boundary", "all", "none"))
+    network: str = _option("surrogate", "the study's Stokes surrogate, the buoyancy-scaled "
+                           "U-net (the shipped model's) or a whole-step U-net baseline "
+                           "(docs/theory.md section 7)",
+                           choices=("surrogate", "buoyancy", "unet1", "unet2", "unet3", "unet4"))
+    strain: str | None = _option(None, "buoyancy network: add the relative error of the "
+                                 "strain (h1) or of the viscous dissipation norm (energy)",
+                                 choices=("h1", "energy", "none"))
+    strain_weight: float = _option(1.0, "weight of the --strain term")
+    strain_ramp: tuple = _option((), "epochs a,b: --strain weight 0 before a, full from b")
+    init: str | None = _option(None, "start from the weights of this model file "
+                               "(fine-tuning; same network configuration)")
     model: dict = field(default_factory=dict)   # SurrogateConfig / UNetConfig overrides
 
     @classmethod
@@ -85,6 +101,9 @@ class TrainConfig:
             raise ValueError(f"recipe {recipe!r}: allowed {', '.join(RECIPES)}")
         kw = dict(RECIPES[recipe])
         kw.update({k: v for k, v in overrides.items() if v is not None})
+        for k in ("mass", "strain"):     # "none" switches the term off
+            if kw.get(k) == "none":
+                kw[k] = None
         return cls(campaign=str(campaign), recipe=recipe, **kw)
 
 
@@ -145,7 +164,7 @@ class Trainer:
             from .checkpoint import load_model_file
             self.model.load_state_dict(load_model_file(cfg.init)["state_dict"])
         self.model = self.model.to(self.device, self.dtype)
-        if self.device.type == "cuda":      # same network, fewer kernels (docs/gpu.md)
+        if self.device.type == "cuda":      # same network, fewer kernels (docs/reports/2026-11-26-gpu-sessions.md)
             set_conv_impl(self.model, "auto")
         self.net = self.model
         if self.world > 1:

@@ -1,4 +1,4 @@
-"""U-net baselines that learn the whole time step (model.md section 7, Agarwal et al. 2025).
+"""U-net baselines that learn the whole time step (docs/theory.md section 7, Agarwal et al. 2025).
 
 (T, u, v) at snapshot k -> (T, u, v) at snapshot k+1 (snapshots are 100 solver steps apart in
 the real campaigns), unlike the Stokes surrogate, which maps T to the velocities of the same

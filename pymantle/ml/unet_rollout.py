@@ -1,4 +1,4 @@
-"""Rollouts of the U-net baselines (model.md section 7): the network replaces the whole step.
+"""Rollouts of the U-net baselines (docs/theory.md section 7): the network replaces the whole step.
 
 A U-net maps (T, u, v) at snapshot k to snapshot k+1 (100 solver steps later in the real
 campaigns), so it is not a velocity provider inside the solver's time loop: it *is* the time

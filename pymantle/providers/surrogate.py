@@ -8,7 +8,7 @@ from .base import VelocityProvider
 
 
 class SurrogateProvider(VelocityProvider):
-    """The CNN in place of the Stokes solve (model.md sections 5 and 7).
+    """The CNN in place of the Stokes solve (docs/theory.md sections 5 and 7).
 
     The network's scaled face velocities are multiplied by the Eq. 4 scale s and written
     into two NumPy arrays allocated once; torch views the same memory, so the Fortran
