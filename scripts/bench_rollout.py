@@ -44,6 +44,7 @@ ap.add_argument("--gpu-json", help="gpu_check.py results with a 'step' section")
 add_out_argument(ap)
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
+os.environ["PYMANTLE_TORCH_THREADS"] = str(args.threads)   # the providers' network too
 
 
 class StepClock(VelocityProvider):

@@ -54,10 +54,18 @@ def main():
     ap.add_argument("--network-refresh", default="20,50",
                     help="N of surrogate-refresh-N and surrogate-galerkin-refresh-N (the "
                          "network, or the Galerkin-corrected network, with MUMPS every N)")
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw the figure from OUT/solve_fraction.csv")
     ap.add_argument("--no-network", action="store_true",
                     help="only the settings without the network (a later full call reuses "
                          "their runs)")
     a = ap.parse_args()
+    if a.replot:
+        with open(Path(a.out) / "solve_fraction.csv") as fh:
+            rows = [{k: (v if k == "setting" else float(v)) for k, v in r.items()}
+                    for r in csv.DictReader(fh)]
+        plot(rows, Path(a.out) / "solve_fraction.png")
+        return
     if (a.campaign is None) == (a.preset is None):
         ap.error("give a CAMPAIGN folder or --preset, not both")
     where = test_specs(a.preset, a.seed) if a.preset else {}
@@ -105,7 +113,7 @@ def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.6))
     families = {"skip": ("s", "C0"), "galerkin-refresh": ("^", "C1"),
                 "galerkin-guard": ("o", "C2"), "surrogate-guard": ("D", "C3"),
                 "surrogate-refresh": ("v", "C4"), "surrogate-galerkin-refresh": ("P", "C5"),
@@ -129,10 +137,11 @@ def plot(rows, path):
         ax.set_xlabel("fraction of steps solved directly")
         ax.set_ylabel(key.replace("_", " ").replace("mae", "MAE"))
         ax.grid(alpha=0.3, which="both")
-    axes[0].legend(fontsize=7, ncol=2)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle("Accuracy against direct solves, laptop test runs to t = 0.1 "
                  "(dashed: the targets and 5 % of steps)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     fig.savefig(path, dpi=130)
     plt.close(fig)
 

@@ -48,8 +48,9 @@ def load_surrogate(grid, model_path: str):
 
 def place_model(model, dtype):
     """Move the network to its device and set it up the way that device runs it fastest
-    (docs/reports/2026-11-26-gpu-sessions.md); returns (device, conv_impl, channels_last). PYMANTLE_CONV_IMPL,
-    PYMANTLE_LEVEL_STREAMS and PYMANTLE_STRIP_STREAMS override the choices."""
+    (docs/reports/2026-11-26-gpu-sessions.md); returns (device, conv_impl, channels_last).
+    PYMANTLE_CONV_IMPL, PYMANTLE_LEVEL_STREAMS, PYMANTLE_STRIP_STREAMS and (on the CPU: one
+    thread by default, switches.torch_threads) PYMANTLE_TORCH_THREADS override the choices."""
     import torch
     from .layers import set_conv_impl, set_strip_streams
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -65,6 +66,13 @@ def place_model(model, dtype):
         set_conv_impl(model, conv_impl)
     except ValueError as exc:
         raise ConfigError(f"environment PYMANTLE_CONV_IMPL: {exc}") from None
+    if not cuda:
+        try:
+            threads = switches.torch_threads()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if threads is not None:
+            torch.set_num_threads(threads)
     model.level_streams = cuda and switches.level_streams()
     set_strip_streams(model, cuda and switches.strip_streams())
     if cuda:
