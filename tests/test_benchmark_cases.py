@@ -15,3 +15,33 @@ def test_published_case_within_tolerance_at_its_resolution(name, tmp_path):
                              out=str(tmp_path / name), progress=False,
                              echo=lambda *_: None)
     assert ok, f"{name} outside its published tolerance at {case.default_resolution}"
+
+
+def _computed_quantities():
+    """Every quantity name a benchmark run can compare: the diagnostics plus the derived."""
+    import numpy as np
+    from pymantle import config, diagnostics
+    from pymantle.grid import Grid
+    g = Grid(nx=8, ny=8, aspect=1.0)
+    T = np.full(g.shape, 0.5)
+    z = np.zeros
+    d = diagnostics.compute(g, T, z(g.u_shape), z(g.v_shape), np.ones(g.shape),
+                            np.ones((g.ny + 1, g.nx + 1)))
+    return set(benchmarks.quantities(d, config.defaults()))
+
+
+@pytest.mark.parametrize("case", benchmarks.list_cases(), ids=lambda c: c.name)
+def test_every_case_is_well_formed(case):
+    # its namelist validates, it cites a source, and every published quantity is one the
+    # run computes, with min < max or a value and a tolerance
+    case.config(resolution=16, out="unused", progress=False)
+    assert case.reference.get("source") and case.reference["name"] == case.name
+    known = _computed_quantities()
+    quantities = case.reference["quantity"]
+    assert quantities
+    for q in quantities:
+        assert q["name"] in known, q["name"]
+        if "min" in q:
+            assert q["min"] < q["max"], q["name"]
+        else:
+            assert "reference" in q and case.tolerance(16) is not None, q["name"]
