@@ -133,6 +133,10 @@ def namelist_text(cfg: Config) -> str:
     return buf.getvalue()
 
 
+#: The run file's variables along the snapshot ('time') dimension, as write_snapshot fills them.
+SNAPSHOT_VARIABLES = ("time", "snapshot_step", "T", "u", "v", "p", "eta", "T_profile")
+
+
 def write_snapshot(ds: netCDF4.Dataset, k: int, step: int, time: float, T, u, v, p, eta):
     ds["time"][k] = time
     ds["snapshot_step"][k] = step

@@ -20,9 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from .config import SCHEMA, Config, ConfigError
-from .output import (CHECKPOINT_FILE, PART_SUFFIX, RUN_FILE, CorruptFile, create_run_file,
-                     namelist_text, read_checkpoint, write_checkpoint, write_history,
+from .output import (CHECKPOINT_FILE, PART_SUFFIX, RUN_FILE, SNAPSHOT_VARIABLES, CorruptFile,
+                     create_run_file, read_checkpoint, write_checkpoint, write_history,
                      write_snapshot)
+
+#: The run file being rebuilt on a resume (removed if a kill leaves it behind).
+REBUILD_FILE = ".run-resumed.nc" + PART_SUFFIX
 
 #: Fields that may differ between a checkpoint and its resumption. The first group does not
 #: change the trajectory; courant and dt_max do, from the resumed step on: that is how a run
@@ -88,6 +91,7 @@ class RunFiles:
         self.ckpt = self.outdir / CHECKPOINT_FILE
         self.ds = None
         self.notes: list[str] = []          # lines for the run file's history attribute
+        self._resumed: tuple[dict, int] | None = None   # (history, snapshots) at the checkpoint
 
     # -- starting ---------------------------------------------------------------------------
     def stored_state(self, resume: bool):
@@ -114,32 +118,58 @@ class RunFiles:
         if self.root and self.run_file.is_file() and not self.part.is_file():
             _check_readable(self.run_file)
             os.replace(self.run_file, self.part)      # extending a finished run
+        self._resumed = (hist, n_snap)
         return state, hist, n_snap
 
     def _remove_stray_checkpoint_writes(self) -> None:
         """A process killed inside write_checkpoint leaves its temporary file; this folder
         is locked by us, so no other process is writing one."""
-        for f in self.outdir.glob(".checkpoint-*.nc"):
+        for f in (*self.outdir.glob(".checkpoint-*.nc"), self.outdir / REBUILD_FILE):
             f.unlink(missing_ok=True)
 
     def open(self, resumed: bool) -> None:
         if not self.root:
             return
         if resumed and self.part.is_file():
-            import netCDF4
-            try:
-                self.ds = netCDF4.Dataset(self.part, "a")
-            except OSError as exc:
-                raise CorruptFile(f"run file {str(self.part)!r} is damaged ({exc}); its "
-                                  "checkpoint cannot be continued into it: run with --overwrite "
-                                  "to start the run again") from None
-            self.ds.namelist = namelist_text(self.cfg)    # the settings now in force
+            self.ds = self._rebuilt_part(*self._resumed)
         else:
             self.ds = create_run_file(self.part, self.cfg, self.grid)
         for line in self.notes:
             stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             old = self.ds.getncattr("history") if "history" in self.ds.ncattrs() else ""
             self.ds.history = (old + "\n" if old else "") + f"{stamp} pymantle: {line}"
+
+    def _rebuilt_part(self, hist: dict, n_snap: int):
+        """run.nc.part made anew from the checkpoint's history and the first n_snap snapshots
+        of the old one, open for appending. Why not append to the old file: a process
+        killed while writing a snapshot after the last checkpoint can leave the HDF5 file
+        damaged (it has no journal): it still opens, and the next write fails."""
+        import netCDF4
+        tmp = self.outdir / REBUILD_FILE
+        try:
+            old = netCDF4.Dataset(self.part)
+        except OSError as exc:
+            raise CorruptFile(f"run file {str(self.part)!r} is damaged ({exc}); its "
+                              "checkpoint cannot be continued into it: run with --overwrite "
+                              "to start the run again") from None
+        try:
+            new = create_run_file(tmp, self.cfg, self.grid)    # the settings now in force
+            if n_snap:
+                for name in SNAPSHOT_VARIABLES:
+                    new[name][:n_snap] = old[name][:n_snap]
+            if "history" in old.ncattrs():
+                new.history = old.getncattr("history")
+            write_history(new, {k: np.asarray(v) for k, v in hist.items()})
+            new.close()
+        except (OSError, RuntimeError, IndexError, KeyError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise CorruptFile(f"run file {str(self.part)!r}: its first {n_snap} snapshots "
+                              f"cannot be read ({exc}); run with --overwrite to start the run "
+                              "again") from None
+        finally:
+            old.close()
+        os.replace(tmp, self.part)
+        return netCDF4.Dataset(self.part, "a")
 
     # -- during the run ---------------------------------------------------------------------
     def snapshot(self, k: int, n: int, t: float, T, u, v, p, eta) -> None:

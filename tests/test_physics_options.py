@@ -240,3 +240,19 @@ def test_the_viscosity_law_has_one_definition_numpy_and_torch_agree():
     # cold material at the top
     assert viscosity(1.0, 0.0, 1e6, 10.0) / viscosity(0.0, 1.0, 1e6, 10.0) == \
         pytest.approx(10.0 / 1e6, rel=1e-12)
+
+
+def test_the_depth_term_is_exact_at_the_corners_the_stokes_operator_reads():
+    # Tosi case 3's mean-T excess (docs/reports/2026-12-03-tosi-case3-mean-temperature.md):
+    # not the depth term. The corner viscosity is the geometric mean of the four cells', and
+    # ln(beta)(1 - y) is linear in y, so on the uniform grid every interior corner gets the
+    # exact value at its height. (The wall rows average the cells they touch, half a cell
+    # off; free slip never reads them.)
+    g = Grid(nx=16, ny=16, aspect=1.0)
+    _, y = g.centres()
+    beta = 10.0
+    eta_c, eta_n = physics.ViscosityField(y, 1.0, beta)(np.zeros(g.shape))
+    exact = np.exp(np.log(beta) * (1.0 - g.y_f))[:, None] * np.ones((1, g.nx + 1))
+    np.testing.assert_allclose(eta_c, np.exp(np.log(beta) * (1.0 - y)), rtol=1e-14)
+    np.testing.assert_allclose(eta_n[1:-1], exact[1:-1], rtol=1e-13)
+    assert np.abs(eta_n[[0, -1]] / exact[[0, -1]] - 1).max() > 1e-3   # the wall rows: not read
