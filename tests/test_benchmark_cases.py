@@ -1,7 +1,15 @@
 """The published benchmark cases (benchmarks/<case>/: case.nml + reference.toml) as tests,
-ASPECT-style: input plus expected statistics. At their reference resolution each case must
-land within its tolerance of the published values (benchmarks.run_case compares every
-quantity). Minutes each on 2 cores: marked slow (pytest -m slow)."""
+ASPECT-style: input plus expected statistics.
+
+- Every case at 16 cells per unit length, to steady state, against the statistics stored in
+  tests/data/benchmark_cases_16.toml (2 minutes for all seven on 2 cores): a regression
+  test of the whole solver on the published setups.
+- At their reference resolution each case must land within its tolerance of the published
+  values (benchmarks.run_case compares every quantity). Minutes each: marked slow
+  (pytest -m slow)."""
+import tomllib
+from pathlib import Path
+
 import pytest
 
 from pymantle import benchmarks
@@ -45,3 +53,20 @@ def test_every_case_is_well_formed(case):
             assert q["min"] < q["max"], q["name"]
         else:
             assert "reference" in q and case.tolerance(16) is not None, q["name"]
+
+
+EXPECTED_16 = Path(__file__).parent / "data" / "benchmark_cases_16.toml"
+
+
+@pytest.mark.parametrize("case", benchmarks.list_cases(), ids=lambda c: c.name)
+def test_every_case_reproduces_its_statistics_at_16_cells(case, tmp_path):
+    from pymantle.simulation import run
+    with open(EXPECTED_16, "rb") as fh:
+        expected = tomllib.load(fh)
+    assert case.name in expected, f"add {case.name}'s 16-cell statistics to {EXPECTED_16.name}"
+    cfg = case.config(resolution=16, out=str(tmp_path / case.name), progress=False)
+    res = run(cfg)
+    assert res.status == "steady", res.status
+    got = benchmarks.quantities(res.final, cfg)
+    for name, value in expected[case.name].items():
+        assert got[name] == pytest.approx(value, rel=1e-5, abs=1e-9), name
