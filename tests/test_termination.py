@@ -49,6 +49,22 @@ def test_a_periodic_state_is_reported_as_not_approaching_steady_state():
     assert c.warning and "not approaching steady state" in c.warning
 
 
+def test_a_transient_that_swings_then_settles_ends_steady_without_the_warning():
+    # as blankenbach-2a at 16 rows: Vrms swings without shrinking for a while (warned at the
+    # time), then settles; the steady run's result must not carry the obsolete warning
+    c, warned, status = SteadyState(1e-6), False, None
+    for k in range(3000):
+        t = k * SAMPLE_EVERY * 1e-5
+        v = 800 + (40 * np.sin(2 * np.pi * t / 0.02) if t < 0.3 else 0.0)
+        status = c.reached(k * SAMPLE_EVERY, t, {"Nu_top": v / 100, "Nu_bottom": v / 100,
+                                                 "Vrms": v}, {})
+        warned = warned or bool(c.warning)
+        if status:
+            break
+    assert warned and status == "steady" and t > 0.3
+    assert c.warning is None
+
+
 def test_damped_oscillations_and_noise_raise_no_warning():
     rng = np.random.default_rng(2)
     for vrms in (lambda t: 800 + 40 * np.exp(-t / 0.005) * np.sin(2 * np.pi * t / 0.002),

@@ -60,7 +60,12 @@ class SteadyState(TerminationCriterion):
         self.last_rate = self.rate(t, diag)
         self._watch_swings(diag["Vrms"])
         self.samples.append((t, {k: diag[k] for k in self.keys}))
-        return "steady" if self.last_rate is not None and self.last_rate < self.tol else None
+        if self.last_rate is not None and self.last_rate < self.tol:
+            # A run that settled did approach steady state: a warning from an oscillating
+            # transient (said when it was true) is not the run's verdict.
+            self.warning = None
+            return "steady"
+        return None
 
     def _watch_swings(self, vrms: float) -> None:
         """Record Vrms's turning points; warn once the swings stop shrinking."""
