@@ -161,8 +161,23 @@ def campaign_specs(campaign_dir, split="test", sims=None) -> tuple[list[RunSpec]
               or (sims is not None and r["sim"] in sims)]
     if not chosen:
         raise ConfigError(f"no finished {split} simulations in {campaign_dir} to evaluate")
-    return ([RunSpec(f"sim{r['sim']:04d}", r["sim"], r["Q"], r["gamma"], r["beta"])
-             for r in chosen], PRESETS[preset].grid)
+    return ([_spec(r["sim"], r["Q"], r["gamma"], r["beta"]) for r in chosen],
+            PRESETS[preset].grid)
+
+
+def preset_specs(preset_name: str, seed: int = 0, split: str = "test") -> tuple[list[RunSpec], str]:
+    """Run specs of one split of a preset's seeded sampling, and its grid: the runs of
+    `pymantle campaign --preset NAME --seed SEED` without running the campaign (the same
+    ones where the campaign finished every run)."""
+    from .campaign import PRESETS, sample_parameters
+    preset = PRESETS[preset_name]
+    return ([_spec(s.sim, s.Q, s.gamma, s.beta)
+             for s in sample_parameters(preset.n_sims, preset, seed) if s.split == split],
+            preset.grid)
+
+
+def _spec(sim: int, q: float, gamma: float, beta: float) -> RunSpec:
+    return RunSpec(f"sim{sim:04d}", sim, q, gamma, beta)
 
 
 def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surrogate"),

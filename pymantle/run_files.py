@@ -91,7 +91,6 @@ class RunFiles:
         self.ckpt = self.outdir / CHECKPOINT_FILE
         self.ds = None
         self.notes: list[str] = []          # lines for the run file's history attribute
-        self._resumed: tuple[dict, int] | None = None   # (history, snapshots) at the checkpoint
 
     # -- starting ---------------------------------------------------------------------------
     def stored_state(self, resume: bool):
@@ -118,7 +117,6 @@ class RunFiles:
         if self.root and self.run_file.is_file() and not self.part.is_file():
             _check_readable(self.run_file)
             os.replace(self.run_file, self.part)      # extending a finished run
-        self._resumed = (hist, n_snap)
         return state, hist, n_snap
 
     def _remove_stray_checkpoint_writes(self) -> None:
@@ -127,11 +125,14 @@ class RunFiles:
         for f in (*self.outdir.glob(".checkpoint-*.nc"), self.outdir / REBUILD_FILE):
             f.unlink(missing_ok=True)
 
-    def open(self, resumed: bool) -> None:
+    def open(self, stored) -> None:
+        """Open the run file for writing: `stored` is what stored_state returned (None for
+        a fresh start)."""
         if not self.root:
             return
-        if resumed and self.part.is_file():
-            self.ds = self._rebuilt_part(*self._resumed)
+        if stored is not None and self.part.is_file():
+            _, hist, n_snap = stored
+            self.ds = self._rebuilt_part(hist, n_snap)
         else:
             self.ds = create_run_file(self.part, self.cfg, self.grid)
         for line in self.notes:

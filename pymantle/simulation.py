@@ -163,7 +163,7 @@ class Simulation:
                 s.hist[k] = list(h.get(k, []))
             self.provider.restore(s.u, s.v, s.p)
             self.resumed_from = self.last_checkpoint = s.n
-        self.files.open(resumed=stored is not None)
+        self.files.open(stored)
         self._loop_start = (_time.perf_counter(), s.n)
         return s
 

@@ -22,20 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pymantle.campaign import PRESETS, sample_parameters
-from pymantle.evaluate import RunSpec, evaluate
+from pymantle.campaign import PRESETS
+from pymantle.evaluate import evaluate, preset_specs
 
 
 def _floats(s):
     return [float(x) for x in s.split(",") if x]
-
-
-def test_specs(preset_name, seed):
-    """evaluate()'s specs and grid for the test split of a preset's seeded sampling."""
-    preset = PRESETS[preset_name]
-    sims = sample_parameters(preset.n_sims, preset, seed)
-    return {"specs": [RunSpec(f"sim{s.sim:04d}", s.sim, s.Q, s.gamma, s.beta)
-                      for s in sims if s.split == "test"], "grid_preset": preset.grid}
 
 
 def main():
@@ -67,8 +59,10 @@ def main():
         plot(rows, Path(a.out) / "solve_fraction.png")
         return
     if (a.campaign is None) == (a.preset is None):
-        ap.error("give a CAMPAIGN folder or --preset, not both")
-    where = test_specs(a.preset, a.seed) if a.preset else {}
+        ap.error("give either a CAMPAIGN folder or --preset")
+    where = {}
+    if a.preset:
+        where["specs"], where["grid_preset"] = preset_specs(a.preset, a.seed)
     quiet = lambda *_: None  # noqa: E731
     settings = [("surrogate", {}), ("galerkin", {})]
     settings += [(p, {"skip": int(n)}) for n in _floats(a.skips)

@@ -73,9 +73,8 @@ def config_from_arguments(args: argparse.Namespace) -> TrainConfig:
     if network not in SURROGATES and (args.layers or args.output):
         raise ValueError(f"--layers/--output apply to the surrogates, not {network}")
     layers_key = "layers_per_level" if network == "surrogate" else "convs_per_level"
-    model = {key: getattr(args, name) for name, key in (
-        ("width", "width"), ("levels", "levels"), ("layers", layers_key),
-        ("padding", "padding"), ("output", "output")) if getattr(args, name) is not None}
+    model = {(layers_key if name == "layers" else name): getattr(args, name)
+             for name, *_ in MODEL_FLAGS if getattr(args, name) is not None}
     cfg = TrainConfig.from_recipe(args.campaign, args.recipe, out=args.out, model=model,
                                   **{**overrides, "network": network})
     if args.output == "soft" and args.mass is None:
