@@ -166,6 +166,11 @@ _CHECKPOINT_LONG_NAMES = {"T": "temperature (cell centres)",
                           "p": "dynamic pressure (cell centres)"}
 
 
+#: The run's temperature bounds (temperature_bounds.py), kept so that a resumed run clips
+#: exactly as the straight one: they come from the initial field, which a resume does not read.
+CHECKPOINT_BOUNDS = ("temperature_lower", "temperature_upper0")
+
+
 def write_checkpoint(path: Path, cfg: Config, state: dict, history: dict, n_snapshots: int):
     """Atomically (temporary file + rename) save everything a restart needs."""
     path = Path(path)
@@ -181,6 +186,9 @@ def write_checkpoint(path: Path, cfg: Config, state: dict, history: dict, n_snap
             ds.time = float(state["time"])
             ds.wall_time = float(state.get("wall_time", 0.0))   # seconds spent to reach it
             ds.n_snapshots = int(n_snapshots)
+            for name in CHECKPOINT_BOUNDS:                      # temperature_bounds.py
+                if name in state:
+                    ds.setncattr(name, float(state[name]))
             for name in ("T", "u", "v", "p"):
                 a = state[name]
                 dims = tuple(f"{name}_{i}" for i in range(a.ndim))
@@ -207,6 +215,8 @@ def read_checkpoint(path: Path) -> tuple[str, dict, dict, int]:
         with netCDF4.Dataset(path) as ds:
             state = {"step": int(ds.step), "time": float(ds.time),
                      "wall_time": float(getattr(ds, "wall_time", 0.0))}
+            state.update({k: float(ds.getncattr(k)) for k in CHECKPOINT_BOUNDS
+                          if k in ds.ncattrs()})
             for name in ("T", "u", "v", "p"):
                 state[name] = np.array(ds[name][:], dtype=float)
             hist = {k[5:]: np.array(ds[k][:], dtype=float)

@@ -91,6 +91,7 @@ class RunFiles:
         self.ckpt = self.outdir / CHECKPOINT_FILE
         self.ds = None
         self.notes: list[str] = []          # lines for the run file's history attribute
+        self.bounds: dict = {}              # the checkpoint's temperature bounds (output.py)
 
     # -- starting ---------------------------------------------------------------------------
     def stored_state(self, resume: bool):
@@ -187,7 +188,7 @@ class RunFiles:
         self.ds.sync()
         write_checkpoint(self.ckpt, self.cfg,
                          {"T": T, "u": u, "v": v, "p": p, "step": n, "time": t,
-                          "wall_time": wall_time},
+                          "wall_time": wall_time, **self.bounds},
                          {k: np.asarray(vals, float) for k, vals in hist.items()}, n_snap)
 
     # -- ending -----------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from .physics import ViscosityField, heating_rate
 from .progress import RunProgress
 from .providers import VelocityProvider, make_provider
 from .run_files import RunFiles
+from .temperature_bounds import TemperatureBounds
 
 T_FLOOR, T_CEIL = -1.0, 5.0          # the study's solver met T up to 1.35
 SIGNAL_GRACE_S = 10.0                 # run on to the next checkpoint if it is this close
@@ -50,6 +51,8 @@ SIGNAL_GRACE_S = 10.0                 # run on to the next checkpoint if it is t
 #: Q = 10 on the coarsest grid), where it lets a strongly heated run take steps and stop
 #: cleanly at T_CEIL instead of failing its first step
 HEATING_RISE_MAX = 0.05
+#: A clip by more than this is the flow's error, not round-off: said once per run
+CLIP_NOTICE = 1e-6
 
 
 class BlowUp(RuntimeError):
@@ -122,8 +125,10 @@ class Simulation:
         self._T0: np.ndarray | None = None        # the initial field, read before the lock
         self._loop_start: tuple[float, int] | None = None     # (wall clock, step)
         self.progress_position = None      # set by campaigns: a nested bar that goes away
-        # The approximate providers get the hybrid rollout's T clip (docs/theory.md section 7)
-        self.clip_temperature = cfg["stokes"]["solver"] in ("surrogate", "galerkin")
+        # The approximate providers get the hybrid rollout's T clip to the bounds of the
+        # maximum principle (temperature_bounds.py, docs/theory.md section 7)
+        self.clip_temperature = self.provider.approximate
+        self.bounds: TemperatureBounds | None = None
         ph = cfg["physics"]
         self.viscosity = ViscosityField(self.grid.centres()[1], ph["gamma"], ph["beta"],
                                         ph["eta_min"], ph["eta_max"])
@@ -154,6 +159,9 @@ class Simulation:
             s = RunState(T0 if T0 is not None else initial_temperature(self.cfg, grid),
                          np.zeros(grid.u_shape),
                          np.zeros(grid.v_shape), np.zeros(grid.shape))
+            self.bounds = TemperatureBounds.from_initial(s.T, self.cfg["physics"],
+                                                         self.energy.t_top,
+                                                         self.energy.t_bottom)
         else:
             state, h, n_snap = stored
             s = RunState(state["T"].copy(), state["u"], state["v"], state["p"],
@@ -163,6 +171,8 @@ class Simulation:
                 s.hist[k] = list(h.get(k, []))
             self.provider.restore(s.u, s.v, s.p)
             self.resumed_from = self.last_checkpoint = s.n
+            self.bounds = TemperatureBounds.from_state(state, s.T, self.cfg["physics"])
+        self.files.bounds = self.bounds.as_state()
         self.files.open(stored)
         self._loop_start = (_time.perf_counter(), s.n)
         return s
@@ -215,8 +225,8 @@ class Simulation:
         source = self.energy.source(s.t, dt, s.T, s.u, s.v, eta_c, eta_n, self.cfg["physics"])
         T_good = s.T.copy()
         self.energy.step(s.T, s.u, s.v, source, dt)
-        if self.clip_temperature:      # the hybrid rollout (docs/theory.md section 7): T in [0, 2]
-            np.clip(s.T, 0.0, 2.0, out=s.T)
+        if self.clip_temperature:      # the hybrid rollout (docs/theory.md section 7)
+            self._clip(s, s.t + dt)
         if d is None:
             # A GPU provider starts on step n+1 now (before the checks below, which it need
             # not wait for: a blow-up stops the loop all the same); its velocities go to
@@ -232,6 +242,18 @@ class Simulation:
         s.t += dt
         s.n += 1
         s.diag = d
+
+    def _clip(self, s: RunState, t: float) -> None:
+        """T back inside the maximum principle's bounds at time t; said once per run when
+        the flow's error has pushed it out by more than round-off."""
+        excess = self.bounds.clip(s.T, t)
+        if excess > CLIP_NOTICE and "clip" not in self._said:
+            self._said.add("clip")
+            if self.rank == 0:
+                print(f"note: step {s.n}: the velocities took T {excess:.2g} outside the "
+                      f"bounds of the maximum principle [{self.bounds.lower:.4g}, "
+                      f"{self.bounds.upper(t):.4g}]; clipped (docs/theory.md section 7)",
+                      file=sys.stderr, flush=True)
 
     def _blow_up(self, s: RunState, T_good: np.ndarray):
         """Save the state at the start of step n, without this step's history row and

@@ -17,6 +17,10 @@ class VelocityProvider:
 
     #: The guard's residual of this step's velocities (GuardedProvider; NaN: not checked).
     last_residual = float("nan")
+    #: Whether the velocities only approximate the Stokes solution (a network, the Galerkin
+    #: correction): the time loop then keeps T within the maximum principle's bounds
+    #: (temperature_bounds.py), which no divergence-free flow leaves.
+    approximate = False
     #: Whether this step's velocities came from a Stokes solve (the history's direct_solve:
     #: how many solves a hybrid or skipping run made).
     solved = False

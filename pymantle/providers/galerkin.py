@@ -9,6 +9,8 @@ from .base import VelocityProvider
 class GalerkinCorrectedProvider(VelocityProvider):
     """Another provider's velocities, Galerkin-corrected (galerkin_correction.py)."""
 
+    approximate = True
+
     def __init__(self, inner: VelocityProvider, grid: Grid, ra: float, nodes: int,
                  memory: bool = False):
         from ..galerkin_correction import GalerkinCorrection

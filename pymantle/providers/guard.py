@@ -16,6 +16,7 @@ class GuardedProvider(VelocityProvider):
                  ra: float, tol: float):
         from ..stokes_residual import MomentumCurlResidual
         self.inner, self.direct, self.tol = inner, direct, tol
+        self.approximate = inner.approximate
         self.residual = MomentumCurlResidual(grid, ra)
         self.name = f"{inner.name}-guard"
         self.last_residual = float("nan")

@@ -68,6 +68,7 @@ class WarmupProvider(VelocityProvider):
     def __init__(self, warm: VelocityProvider, then: VelocityProvider, steps: int,
                  every: int = 0):
         self.warm, self.then, self.steps, self.every = warm, then, steps, every
+        self.approximate = then.approximate
         self.name = then.name if not every else f"{then.name}-refresh{every}"
 
     def _full(self, step):

@@ -16,6 +16,7 @@ class SurrogateProvider(VelocityProvider):
     transfer per step into those buffers). No pressure is predicted (p = 0)."""
 
     name = "surrogate"
+    approximate = True
 
     def __init__(self, grid: Grid, physics: dict, model_path: str, autocast: str = "none"):
         import numpy as np
