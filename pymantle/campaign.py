@@ -163,8 +163,9 @@ def check_run_file(path: Path) -> int:
 
 
 def setup(directory: Path, preset_name: str, n: int | None, seed: int,
-          paper_sets: bool) -> tuple[Campaign, dict]:
-    """Create or reopen a campaign; a rerun must name the same settings."""
+          paper_sets: bool, refine=None) -> tuple[Campaign, dict]:
+    """Create or reopen a campaign; a rerun must name the same settings. refine: a
+    campaign_refine.RefinePlan (the runs start from another campaign's snapshots)."""
     if preset_name not in PRESETS:
         raise ConfigError(f"--preset {preset_name!r}: allowed " + ", ".join(PRESETS))
     preset = PRESETS[preset_name]
@@ -174,28 +175,36 @@ def setup(directory: Path, preset_name: str, n: int | None, seed: int,
                                                   "beta": preset.beta}}
     if paper_sets and preset_name != "paper":
         raise ConfigError("--paper-sets needs --preset paper (the study's grid and box)")
-    sims = paper_parameters() if paper_sets else sample_parameters(meta["n_sims"], preset, seed)
+    if refine is not None:
+        if paper_sets or n:
+            raise ConfigError("--refine takes its runs from the source campaign: no "
+                              "--paper-sets or --n with it")
+        sims = refine.sims()
+        meta.update(n_sims=len(sims), refine=refine.meta())
+    else:
+        sims = (paper_parameters() if paper_sets
+                else sample_parameters(meta["n_sims"], preset, seed))
     if paper_sets:
         meta["n_sims"] = len(sims)
     mfile = directory / "campaign.json"
     if mfile.is_file():
         old = json.loads(mfile.read_text())
-        for k in ("preset", "seed", "paper_sets", "n_sims"):
-            if old.get(k) != meta[k]:
+        for k in ("preset", "seed", "paper_sets", "n_sims", "refine"):
+            if old.get(k) != meta.get(k):
                 raise ConfigError(f"{directory} holds a campaign with {k} = {old.get(k)!r}, "
-                                  f"not {meta[k]!r}: choose another --out")
+                                  f"not {meta.get(k)!r}: choose another --out")
     return Campaign(directory, preset_name, seed, sims), meta
 
 
 def run_campaign(directory, preset_name="laptop", base: _config.Config | None = None,
                  n: int | None = None, seed: int = 0, paper_sets: bool = False,
                  progress: bool = True, retry_failed: bool = False, comm=None,
-                 simulation_factory=None, echo=print) -> Campaign:
+                 simulation_factory=None, echo=print, refine=None) -> Campaign:
     from mpi4py import MPI
     comm = comm or MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
     from .lock import DirectoryLock, FolderBusy
-    camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets)
+    camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets, refine)
     preset = PRESETS[preset_name]
     base = base or _config.defaults()
     lock, busy = None, None
@@ -209,14 +218,14 @@ def run_campaign(directory, preset_name="laptop", base: _config.Config | None = 
         raise FolderBusy(busy)
     try:
         return _run_locked(camp, meta, preset, base, comm, progress, retry_failed,
-                           simulation_factory, echo)
+                           simulation_factory, echo, refine)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _run_locked(camp, meta, preset, base, comm, progress, retry_failed, simulation_factory,
-                echo) -> Campaign:
+                echo, refine=None) -> Campaign:
     rank, size = comm.Get_rank(), comm.Get_size()
     if rank == 0:
         (camp.directory / "sims").mkdir(parents=True, exist_ok=True)
@@ -230,7 +239,8 @@ def _run_locked(camp, meta, preset, base, comm, progress, retry_failed, simulati
         bar = tqdm(total=len(mine), desc=f"campaign rank {rank}" if size > 1 else "campaign",
                    unit="sim", position=rank, dynamic_ncols=True)
     try:
-        _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, echo, rank)
+        _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, echo, rank,
+                  refine)
     finally:
         if rank == 0:
             write_index(camp)
@@ -242,7 +252,8 @@ def _run_locked(camp, meta, preset, base, comm, progress, retry_failed, simulati
     return camp
 
 
-def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, echo, rank):
+def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, echo, rank,
+              refine=None):
     from mpi4py import MPI
     from .output import CorruptFile
     from .simulation import Interrupted, Simulation
@@ -265,6 +276,8 @@ def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, e
                     (sdir / f).unlink(missing_ok=True)
         sdir.mkdir(parents=True, exist_ok=True)
         cfg = sim_config(camp, spec, preset, base)
+        if refine is not None:
+            refine.apply(cfg, spec)
         cfg["output"]["progress"] = bar is not None     # the current run's own bar, below
         if bar:
             bar.set_postfix_str(f"sim {spec.sim}: Q={spec.Q:.2f} gamma={spec.gamma:.2e} "

@@ -86,6 +86,14 @@ def _add_campaign(sub):
     p.add_argument("--paper-sets", action="store_true",
                    help="run the study's 130 parameter sets (with --preset paper)")
     p.add_argument("--retry-failed", action="store_true", help="run failed simulations again")
+    p.add_argument("--refine", metavar="CAMPAIGN", default=None,
+                   help="a refined campaign: each run starts from a stored snapshot of this "
+                        "(coarser) campaign's run with the same parameters, interpolated onto "
+                        "the preset's grid, and runs --steps steps (pymantle/campaign_refine.py)")
+    p.add_argument("--starts", type=int, default=2,
+                   help="with --refine: fine runs per coarse run (default 2)")
+    p.add_argument("--steps", type=int, default=1000,
+                   help="with --refine: steps of each fine run (default 1000)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -337,9 +345,14 @@ def cmd_campaign(args) -> int:
     if args.n is not None and not 1 <= args.n <= 100000:
         raise config.ConfigError(f"--n {args.n}: allowed 1..100000")
     base = config.load(args.namelist)
+    refine = None
+    if args.refine:
+        from .campaign_refine import RefinePlan
+        refine = RefinePlan(args.refine, args.starts, args.steps, args.seed)
     camp = campaign.run_campaign(args.out or f"campaign-{args.preset}", args.preset, base,
                                  n=args.n, seed=args.seed, paper_sets=args.paper_sets,
-                                 progress=not args.no_progress, retry_failed=args.retry_failed)
+                                 progress=not args.no_progress, retry_failed=args.retry_failed,
+                                 refine=refine)
     from mpi4py import MPI
     if MPI.COMM_WORLD.Get_rank() == 0:
         rows = campaign.read_index(camp.directory)

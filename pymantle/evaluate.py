@@ -369,7 +369,8 @@ SCENARIOS = {
             {("physics", "di"): 0.1}, None),
     "decay": ("radioactive decay of the internal heating to t = 0.056",
               {("physics", "heating"): "decay"}, 0.056),
-    "cold": ("cold start: T = 0 inside plus the perturbation reflected at 0", {("initial", "kind"): "cold"}, None),
+    "cold": ("cold start: T = 0 inside plus the perturbation reflected at 0",
+             {("initial", "kind"): "cold"}, None),
     "linear": ("T = 0.75 inside with 0.05-thick linear boundary layers",
                {("initial", "kind"): "linear"}, None),
     "profile": ("start from a horizontally averaged profile (a file, e.g. from the profile "
