@@ -152,8 +152,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
                         "(coarse stream-function Galerkin solve with memory, no network: the "
                         "non-ML baseline of the correction below)"),
         "every": Field(int, 1, _range(1, 10**6), "1..1e6",
-                       "solve Stokes every N steps and reuse velocities between "
-                       "(momentum skipping; the study's baseline uses 100)"),
+                       "solve Stokes (solver = 'surrogate': run the network) every N steps "
+                       "and reuse the velocities between (momentum skipping; the study's "
+                       "baseline uses 100), or extrapolate them (extrapolate)"),
+        "extrapolate": Field(bool, False, None, ".true. or .false.",
+                             "with every > 1: between solves (network calls) extrapolate the "
+                             "velocities linearly in time from the last two instead of "
+                             "reusing the last (divergence-free; providers/stokes.py "
+                             "SkipProvider; not in the study)"),
         "relaxation": Field(float, 0.99, _range(0.0, 1.0, lo_open=True), "0 < x <= 1",
                             "under-relaxation factor of the iterative solver"),
         "rtol": Field(float, 1e-9, _range(0.0, 1.0, lo_open=True), "0 < rtol < 1",
@@ -454,10 +460,13 @@ def check_stokes_options(cfg: Config) -> None:
     if st["guard_tol"] and method not in ("surrogate", "galerkin"):
         raise ConfigError(f"&stokes guard_tol = {st['guard_tol']}: applies to solver = "
                           "'surrogate' or 'galerkin' only (allowed here: 0)")
-    if st["every"] > 1 and method in ("surrogate", "galerkin"):
-        raise ConfigError(f"&stokes every = {st['every']}: applies to the Stokes solvers only "
-                          f"(allowed with solver = '{method}': 1; refresh_every = N runs the "
-                          "direct solver every N steps)")
+    if st["every"] > 1 and method == "galerkin":
+        raise ConfigError(f"&stokes every = {st['every']}: applies to the Stokes solvers and "
+                          "the surrogate (allowed with solver = 'galerkin': 1; refresh_every "
+                          "= N runs the direct solver every N steps)")
+    if st["extrapolate"] and st["every"] == 1:
+        raise ConfigError("&stokes extrapolate = .true.: applies with every > 1 only (allowed "
+                          "here: .false.)")
     most = grid.ny // 2 + 1
     if st["correction_nodes"] > most:
         raise ConfigError(f"&stokes correction_nodes = {st['correction_nodes']}: allowed 0 "

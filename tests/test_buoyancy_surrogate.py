@@ -73,6 +73,51 @@ def test_projection_is_divergence_free_idempotent_and_never_adds_error():
     assert float((su - ut).abs().max()) < 1e-10 * float(ut.abs().max())
 
 
+@pytest.mark.parametrize("ny,nx", [(8, 32), (32, 128), (21, 84)])
+def test_fast_projection_equals_the_matrix_projection(ny, nx):
+    """The inference path's DCT projection is the training path's, to round-off."""
+    from pymantle.ml.projection import FaceProjection
+    dx, dy = 4.0 / nx, 1.0 / ny
+    rng = np.random.default_rng(ny)
+    u, v = rng.standard_normal((ny, nx + 1)), rng.standard_normal((ny + 1, nx))
+    u[:, [0, -1]] = v[[0, -1], :] = 0.0
+    pu, pv = DivergenceFreeProjection(ny, nx, dx, dy)(
+        torch.from_numpy(u)[None, None], torch.from_numpy(v)[None, None])
+    FaceProjection(ny, nx, dx, dy)(u, v)
+    np.testing.assert_allclose(u, pu[0, 0].numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(v, pv[0, 0].numpy(), rtol=0, atol=1e-12)
+    assert np.abs(divergence(u, v, dx, dy)).max() < 1e-11 * np.abs(u).max() / dx
+
+
+def test_provider_projects_the_networks_faces_in_float64(tmp_path, one_torch_thread):
+    """The provider's velocities: the network's faces times s, projected on the host in
+    float64: the model's own output times s to float32 round-off, divergence-free to
+    float64 round-off (the model's own projection ends in float32: 1e-7)."""
+    from pymantle.ml.checkpoint import save_model
+    from pymantle.providers.surrogate import SurrogateProvider
+    model = BuoyancyUNet(BuoyancyUNetConfig(width=4, levels=3))
+    path = tmp_path / "m.pt"
+    save_model(path, model.state_dict(),
+               model={"class": "BuoyancyUNet", "config": {"width": 4, "levels": 3,
+                                                          "dtype": "float32"}},
+               grid={"nx": CI.nx, "ny": CI.ny, "aspect": 4.0},
+               normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
+               scaling={"kind": "buoyancy"})
+    physics = {"q": 5.0, "gamma": 1e5, "beta": 10.0, "ra": 1.0}
+    prov = SurrogateProvider(CI, physics, str(path))
+    assert prov.project_here
+    T = _plume_temperature(CI, 0.05)
+    eta = viscosity(T, CI.centres()[1], 1e5, 10.0)
+    u, v, _, _ = prov.velocities(0, T, eta, corner_viscosity(eta))
+    x, s = buoyancy_inputs(T, eta, CI.centres()[1], 1.0)
+    with torch.no_grad():
+        mu, mv = prov.model(torch.from_numpy(x)[None].float())
+    scale = np.abs(u).max()
+    np.testing.assert_allclose(u, s * mu[0, 0].double().numpy(), rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(v, s * mv[0, 0].double().numpy(), rtol=0, atol=1e-5 * scale)
+    assert np.abs(divergence(u, v, CI.dx, 1.0 / CI.ny)).max() < 1e-12 * scale * CI.ny
+
+
 @pytest.mark.parametrize("output", ["projected", "stream_mac"])
 def test_network_velocities_are_divergence_free_with_closed_walls(output, one_torch_thread):
     m = BuoyancyUNet(BuoyancyUNetConfig(width=4, levels=3, output=output,

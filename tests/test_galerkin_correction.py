@@ -163,8 +163,8 @@ def test_correction_settings_are_checked(tmp_path):
     with pytest.raises(ConfigError, match=r"refresh_every = 5: applies to solver = "
                                           r"'surrogate' or 'galerkin' only \(allowed here: 0"):
         Simulation(make_config(tmp_path, "stokes.refresh_every=5"))
-    with pytest.raises(ConfigError, match=r"every = 100: applies to the Stokes solvers only "
-                                          r"\(allowed with solver = 'galerkin': 1"):
+    with pytest.raises(ConfigError, match=r"every = 100: applies to the Stokes solvers and "
+                                          r"the surrogate \(allowed with solver = 'galerkin': 1"):
         Simulation(make_config(tmp_path, "stokes.solver='galerkin'", "stokes.every=100"))
     # refused when the namelist is read (config.validate builds the grid), and again by
     # make_provider for a config changed in code

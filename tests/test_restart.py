@@ -31,10 +31,17 @@ RESTART_SETTINGS = {
     "skip": ["stokes.solver='direct'", "stokes.every=4"],
     # galerkin: with a direct solve every 6 steps, whose flow the memory then keeps
     "galerkin": ["stokes.solver='galerkin'", "stokes.refresh_every=6"],
+    # skipping with the velocities extrapolated between solves
+    "skip-extrapolate": ["stokes.solver='direct'", "stokes.every=4", "stokes.extrapolate=.true."],
     # the shipped network (laptop grid), plain and guarded
     "surrogate": ["grid.preset='laptop'", "stokes.solver='surrogate'"],
     "surrogate-guard": ["grid.preset='laptop'", "stokes.solver='surrogate'",
                         "stokes.guard_tol=1e-2"],
+    # the network every 3rd step, extrapolated between, corrected, with a direct solve
+    # every 6 steps (the first command's mode, configs/hybrid.nml, on a shorter schedule)
+    "surrogate-hybrid": ["grid.preset='laptop'", "stokes.solver='surrogate'", "stokes.every=3",
+                         "stokes.extrapolate=.true.", "stokes.correction='galerkin'",
+                         "stokes.refresh_every=6"],
 }
 
 

@@ -42,6 +42,10 @@ class BuoyancyUNetConfig:
     convs_per_level: int = 2
     kernel_size: int = 3
     groups: int = 4
+    norm: str = "group"            # "group" or "none" (unet.UNetConfig)
+    activation: str = "gelu"       # "gelu" or "relu"
+    max_width: int = 0             # cap on the coarse levels' channels (0: none)
+    decoder_convs: int = 0         # per decoder level (0: convs_per_level)
     padding: str = "zeros"
     output: str = "projected"
     output_scale: float = 1.0      # stream_mac only: psi = output_scale * network output
@@ -63,7 +67,9 @@ class BuoyancyUNet(nn.Module):
         self.backbone = UNet(UNetConfig(
             variant="buoyancy", width=cfg.width, levels=cfg.levels,
             convs_per_level=cfg.convs_per_level, kernel_size=cfg.kernel_size,
-            groups=cfg.groups, padding=cfg.padding, output="direct",
+            groups=cfg.groups, norm=cfg.norm, activation=cfg.activation,
+            max_width=cfg.max_width, decoder_convs=cfg.decoder_convs,
+            padding=cfg.padding, output="direct",
             in_channels=cfg.in_channels, residual=False, dtype=dtype), aspect=aspect)
         self.backbone.head = nn.Conv2d(cfg.width, 1 if cfg.output == "stream_mac" else 2, 1)
         self.to(dtype)
@@ -78,14 +84,20 @@ class BuoyancyUNet(nn.Module):
     def forward(self, x):
         """(u/s (B,1,ny,nx+1), v/s (B,1,ny+1,nx)) from the inputs (B, 3, ny, nx)."""
         ny, nx = x.shape[-2:]
-        h = self.backbone.features(x)
         if self.config.output == "stream_mac":
+            h = self.backbone.features(x)
             return stream_to_mac_velocity(self.config.output_scale * h, self.aspect / nx, 1.0 / ny)
-        u = F.pad(h[:, :1, :, 1:], (1, 1, 0, 0))       # interior vertical faces; walls 0
-        v = F.pad(h[:, 1:, 1:, :], (0, 0, 1, 1))       # interior horizontal faces; walls 0
+        u, v = self.faces(x)
         if self.config.output == "projected":
             proj = self.projection(ny, nx)
             u, v = proj.to(x.device)(u, v)
+        return u, v
+
+    def faces(self, x):
+        """The face velocities before the projection ("projected", "faces" outputs)."""
+        h = self.backbone.features(x)
+        u = F.pad(h[:, :1, :, 1:], (1, 1, 0, 0))       # interior vertical faces; walls 0
+        v = F.pad(h[:, 1:, 1:, :], (0, 0, 1, 1))       # interior horizontal faces; walls 0
         return u, v
 
 

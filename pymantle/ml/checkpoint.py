@@ -88,9 +88,10 @@ _REQUIRED = ("format", "format_version", "model", "grid", "normalisation", "scal
 
 
 CLASSES = {"StokesSurrogate": "Stokes surrogate", "BuoyancyUNet": "Stokes surrogate",
+           "TwoGridUNet": "Stokes surrogate",
            "UNet": "whole-step U-net baseline"}
 #: The model classes that replace the Stokes solve (what `&stokes model` may name).
-STOKES_SURROGATES = ("StokesSurrogate", "BuoyancyUNet")
+STOKES_SURROGATES = ("StokesSurrogate", "BuoyancyUNet", "TwoGridUNet")
 
 
 def load_model_file(path, expect_grid: dict | None = None, expect_class: str | None = None) -> dict:

@@ -19,8 +19,9 @@ from .inputs import ETA_CLIP, InputNormalisation, VelocityScaling, input_channel
 
 def load_surrogate(grid, model_path: str):
     """(model, dtype, payload, buoyancy) of a model file: the network in eval mode, in its
-    dtype, on the CPU; buoyancy tells the buoyancy-scaled U-net (its own inputs and scale
-    every step, ml/buoyancy.py) from the study's network (7 channels, the Eq. 4 scale).
+    dtype, on the CPU; buoyancy tells the buoyancy-scaled U-nets (its own inputs and scale
+    every step, ml/buoyancy.py; one grid, or two: two_grid.py) from the study's network (7
+    channels, the Eq. 4 scale).
     A file that does not fit the grid is a ConfigError."""
     import torch
     from .checkpoint import ModelFileError, load_model_file
@@ -34,8 +35,12 @@ def load_surrogate(grid, model_path: str):
     mc = dict(payload["model"]["config"])
     dtype = getattr(torch, str(mc.get("dtype", "float64")))
     mc["dtype"] = dtype
-    buoyancy = payload["model"].get("class") == "BuoyancyUNet"
-    if buoyancy:
+    cls = payload["model"].get("class")
+    buoyancy = cls in ("BuoyancyUNet", "TwoGridUNet")
+    if cls == "TwoGridUNet":
+        from .two_grid import TwoGridConfig, TwoGridUNet
+        model = TwoGridUNet(TwoGridConfig(**mc), aspect=grid.aspect)
+    elif buoyancy:
         from .buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
         model = BuoyancyUNet(BuoyancyUNetConfig(**mc), aspect=grid.aspect)
     else:

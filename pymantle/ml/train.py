@@ -43,10 +43,18 @@ RECIPES = {
     "buoyancy": dict(network="buoyancy", epochs=60, milestones=(30, 42, 50, 56),
                      samples_per_epoch=2048, first=200, later=800, dtype="float32",
                      lr=2e-3, strain="energy", strain_weight=0.1, strain_ramp=(4, 12)),
+    # the two-grid network on a fine (refined) campaign, its coarse part from --init (the
+    # coarse grid's buoyancy U-net): a 126x504 sample costs 16 of the laptop grid's, so
+    # fewer, and the energy norm sooner (the coarse part already has the flow)
+    "two_grid": dict(network="two_grid", epochs=24, milestones=(12, 18, 22),
+                     samples_per_epoch=512, first=200, later=800, dtype="float32", lr=1e-3,
+                     strain="energy", strain_weight=0.1, strain_ramp=(1, 4)),
 }
-#: Networks the trainer builds: the study's surrogate, the buoyancy-scaled U-net and the
-#: U-net baselines of the time step (unet1..unet4).
-SURROGATES = ("surrogate", "buoyancy")
+#: Networks the trainer builds: the study's surrogate, the buoyancy-scaled U-net, its
+#: two-grid form for fine grids and the U-net baselines of the time step (unet1..unet4).
+SURROGATES = ("surrogate", "buoyancy", "two_grid")
+#: The networks with the buoyancy scale (their own inputs and scale per snapshot)
+BUOYANCY_NETWORKS = ("buoyancy", "two_grid")
 
 
 def _option(default, help, **cli):
@@ -85,7 +93,8 @@ class TrainConfig:
     network: str = _option("surrogate", "the study's Stokes surrogate, the buoyancy-scaled "
                            "U-net (the shipped model's) or a whole-step U-net baseline "
                            "(docs/theory.md section 7)",
-                           choices=("surrogate", "buoyancy", "unet1", "unet2", "unet3", "unet4"))
+                           choices=("surrogate", "buoyancy", "two_grid", "unet1", "unet2",
+                                    "unet3", "unet4"))
     strain: str | None = _option(None, "buoyancy network: add the relative error of the "
                                  "strain (h1) or of the viscous dissipation norm (energy)",
                                  choices=("h1", "energy", "none"))
@@ -131,7 +140,7 @@ class Trainer:
                                    if torch.cuda.is_available() else "cpu")
         self.dtype = _torch_dtype(cfg.dtype)
         self.is_unet = cfg.network not in SURROGATES
-        self.is_buoyancy = cfg.network == "buoyancy"
+        self.is_buoyancy = cfg.network in BUOYANCY_NETWORKS
         if self.is_unet and cfg.network not in UNET_VARIANTS:
             raise ValueError(f"network {cfg.network!r}: allowed {', '.join(SURROGATES)}, "
                              f"{', '.join(UNET_VARIANTS)}")
@@ -152,6 +161,8 @@ class Trainer:
         if self.is_unet:
             mcfg = UNetConfig.for_variant(cfg.network, **{**cfg.model, "dtype": self.dtype})
             self.model = UNet(mcfg, aspect=self.aspect)
+        elif cfg.network == "two_grid":
+            self.model, mcfg = self._two_grid()
         elif self.is_buoyancy:
             from .buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
             mcfg = BuoyancyUNetConfig(**{**cfg.model, "dtype": self.dtype})
@@ -160,8 +171,8 @@ class Trainer:
             mcfg = SurrogateConfig(**{**cfg.model, "dtype": self.dtype})
             self.model = StokesSurrogate(mcfg, aspect=self.aspect)
         self.model_config = mcfg
-        if cfg.init:                    # fine-tuning: the weights of an earlier model file
-            from .checkpoint import load_model_file
+        if cfg.init and cfg.network != "two_grid":   # fine-tuning: an earlier model file's
+            from .checkpoint import load_model_file     # weights
             self.model.load_state_dict(load_model_file(cfg.init)["state_dict"])
         self.model = self.model.to(self.device, self.dtype)
         if self.device.type == "cuda":      # same network, fewer kernels (docs/reports/2026-11-26-gpu-sessions.md)
@@ -182,6 +193,28 @@ class Trainer:
         self.best = float("inf")
         self.transient = [k for k, (_, s) in enumerate(self.train_ds.items)
                           if s < cfg.transient_snapshots]
+
+    def _two_grid(self):
+        """The two-grid network (two_grid.py); with --init, its coarse part is that model
+        file's network (a BuoyancyUNet: the coarse grid's model), weights and shape."""
+        from .checkpoint import load_model_file
+        from .two_grid import TwoGridConfig, TwoGridUNet
+        model_cfg = dict(self.cfg.model)
+        coarse_state = None
+        if self.cfg.init:
+            payload = load_model_file(self.cfg.init)
+            if payload["model"]["class"] != "BuoyancyUNet":
+                raise ValueError(f"--init {self.cfg.init}: the two-grid network starts from "
+                                 "a buoyancy U-net model file (the coarse grid's)")
+            g = payload["grid"]
+            model_cfg.update(coarse=payload["model"]["config"],
+                             coarse_shape=(int(g["ny"]), int(g["nx"])))
+            coarse_state = payload["state_dict"]
+        mcfg = TwoGridConfig(**{**model_cfg, "dtype": self.dtype})
+        model = TwoGridUNet(mcfg, aspect=self.aspect)
+        if coarse_state is not None:
+            model.coarse.load_state_dict(coarse_state)
+        return model, mcfg
 
     def _campaign_data(self):
         """Datasets over a campaign directory, with the Eq. 4 scale fitted on its training
@@ -215,7 +248,7 @@ class Trainer:
         from .pack import is_pack
         c = self.cfg
         if is_pack(c.campaign):
-            raise ValueError("network 'buoyancy' trains on a campaign directory, not a pack")
+            raise ValueError(f"network {c.network!r} trains on a campaign directory, not a pack")
         np_dtype = np.float32 if c.dtype == "float32" else np.float64
         self.train_ds = BuoyancySnapshotDataset(c.campaign, "train", c.first, c.later, c.seed,
                                                 dtype=np_dtype, mirror=True)
@@ -335,8 +368,8 @@ class Trainer:
 
     @property
     def model_class(self) -> str:
-        return {"buoyancy": "BuoyancyUNet", "surrogate": "StokesSurrogate"}.get(
-            self.cfg.network, "UNet")
+        return {"buoyancy": "BuoyancyUNet", "two_grid": "TwoGridUNet",
+                "surrogate": "StokesSurrogate"}.get(self.cfg.network, "UNet")
 
     # -- the loop -----------------------------------------------------------------------
     def validate(self) -> float:

@@ -21,6 +21,10 @@ MODEL_FLAGS = (
     ("output", str, ("stream_mac", "stream_colocated", "soft", "projected", "faces"),
      "surrogate: stream_mac, stream_colocated or soft; buoyancy: projected, faces or "
      "stream_mac; the surrogates only"),
+    ("norm", str, ("group", "none"), "buoyancy: GroupNorm after each convolution, or none"),
+    ("activation", str, ("gelu", "relu"), "buoyancy: the activation"),
+    ("max_width", int, None, "buoyancy: cap on the coarse levels' channels (0: none)"),
+    ("decoder_convs", int, None, "buoyancy: convolutions per decoder level (0: as encoder)"),
 )
 
 
@@ -62,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, type=typ, default=None, help=text,
                                 choices=f.metadata.get("choices"))
     for name, typ, choices, text in MODEL_FLAGS:
-        parser.add_argument("--" + name, type=typ, choices=choices, default=None, help=text)
+        parser.add_argument("--" + name.replace("_", "-"), type=typ, choices=choices,
+                            default=None, help=text)
 
 
 def config_from_arguments(args: argparse.Namespace) -> TrainConfig:
@@ -72,6 +77,10 @@ def config_from_arguments(args: argparse.Namespace) -> TrainConfig:
     network = args.network or RECIPES.get(args.recipe, {}).get("network", "surrogate")
     if network not in SURROGATES and (args.layers or args.output):
         raise ValueError(f"--layers/--output apply to the surrogates, not {network}")
+    shape = ("norm", "activation", "max_width", "decoder_convs")
+    if network != "buoyancy" and any(getattr(args, k, None) is not None for k in shape):
+        raise ValueError("--norm/--activation/--max-width/--decoder-convs apply to the "
+                         f"buoyancy network, not {network}")
     layers_key = "layers_per_level" if network == "surrogate" else "convs_per_level"
     model = {(layers_key if name == "layers" else name): getattr(args, name)
              for name, *_ in MODEL_FLAGS if getattr(args, name) is not None}

@@ -104,6 +104,10 @@ class UNetConfig:
     convs_per_level: int = 3
     kernel_size: int = 3
     groups: int = 4                # GroupNorm groups (gcd with the channel count)
+    norm: str = "group"            # "group" (GroupNorm) or "none"
+    activation: str = "gelu"       # "gelu" or "relu"
+    max_width: int = 0             # cap on the channels of the coarse levels (0: none)
+    decoder_convs: int = 0         # convolutions per decoder level (0: convs_per_level)
     padding: str = "zeros"         # make_conv mode: "zeros", "replicate", "learned"
     output: str = "direct"         # "direct" (centres -> faces) or "stream_mac"
     in_channels: int = len(INPUT_CHANNELS)
@@ -123,13 +127,30 @@ class UNetConfig:
         return replace(cls(variant=name, **_VARIANT_SETTINGS[name]), **overrides)
 
 
-def _block(cfg: UNetConfig, in_ch: int, out_ch: int) -> nn.Sequential:
-    """convs_per_level x (conv, GroupNorm, GELU), the first one in_ch -> out_ch."""
+NORMS = ("group", "none")
+ACTIVATIONS = ("gelu", "relu")
+
+
+def _block(cfg: UNetConfig, in_ch: int, out_ch: int, convs: int = 0) -> nn.Sequential:
+    """convs (default convs_per_level) x (conv, [GroupNorm], activation), the first one
+    in_ch -> out_ch."""
+    if cfg.norm not in NORMS or cfg.activation not in ACTIVATIONS:
+        raise ValueError(f"norm must be one of {NORMS} and activation one of {ACTIVATIONS}, "
+                         f"got {cfg.norm!r}, {cfg.activation!r}")
     mods = []
-    for i in range(cfg.convs_per_level):
-        mods += [make_conv(in_ch if i == 0 else out_ch, out_ch, cfg.kernel_size, cfg.padding),
-                 nn.GroupNorm(math.gcd(out_ch, cfg.groups), out_ch), nn.GELU()]
+    for i in range(convs or cfg.convs_per_level):
+        mods.append(make_conv(in_ch if i == 0 else out_ch, out_ch, cfg.kernel_size,
+                              cfg.padding))
+        if cfg.norm == "group":
+            mods.append(nn.GroupNorm(math.gcd(out_ch, cfg.groups), out_ch))
+        mods.append(nn.GELU() if cfg.activation == "gelu" else nn.ReLU(inplace=True))
     return nn.Sequential(*mods)
+
+
+def level_widths(cfg: UNetConfig) -> list[int]:
+    """Channels per level: width doubled per level, capped at max_width (if set)."""
+    ch = [cfg.width * 2 ** level for level in range(cfg.levels)]
+    return [min(c, cfg.max_width) for c in ch] if cfg.max_width else ch
 
 
 class UNet(nn.Module):
@@ -147,13 +168,14 @@ class UNet(nn.Module):
         if cfg.levels < 1 or cfg.convs_per_level < 1 or cfg.width < 1:
             raise ValueError("levels, convs_per_level and width must be at least 1")
         self.aspect = float(aspect)
-        ch = [cfg.width * 2 ** level for level in range(cfg.levels)]
+        ch = level_widths(cfg)
         self.encoder = nn.ModuleList(
             _block(cfg, cfg.in_channels if level == 0 else ch[level - 1], ch[level])
             for level in range(cfg.levels))
         # decoder[level] for level = levels-2 .. 0 (index = level): [up(level+1), skip] -> ch
         self.decoder = nn.ModuleList(
-            _block(cfg, ch[level + 1] + ch[level], ch[level]) for level in range(cfg.levels - 1))
+            _block(cfg, ch[level + 1] + ch[level], ch[level], cfg.decoder_convs)
+            for level in range(cfg.levels - 1))
         self.n_out = 3 if cfg.output == "direct" else 2      # dT, (u_c, v_c) or stream fn
         self.head = nn.Conv2d(ch[0], self.n_out, 1)          # 1x1: no padding involved
         dtype = getattr(torch, cfg.dtype) if isinstance(cfg.dtype, str) else cfg.dtype

@@ -14,7 +14,7 @@ from .surrogate import SurrogateProvider
 
 def shipped_model(grid: Grid) -> str:
     """The model file shipped for a grid preset (pymantle/models/<preset>.pt)."""
-    for name, p in {"laptop": (32, 128)}.items():
+    for name, p in {"laptop": (32, 128), "paper": (126, 504)}.items():
         if (grid.ny, grid.nx) == p:
             return str(Path(__file__).resolve().parent.parent / "models" / f"{name}.pt")
     return ""
@@ -74,6 +74,8 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
         nodes = _correction_nodes(st, grid) if st["correction"] == "galerkin" else 0
         surrogate = SurrogateProvider(grid, cfg["physics"], _model_file(st, grid),
                                       st["autocast"])
+        if st["every"] > 1:         # the network every N steps (extrapolated between)
+            surrogate = SkipProvider(surrogate, st["every"], st["extrapolate"])
         if st["correction"] == "galerkin":
             surrogate = GalerkinCorrectedProvider(surrogate, grid, cfg["physics"]["ra"], nodes,
                                                   st["correction_memory"])
@@ -83,5 +85,5 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
         max_lagged_its=st["max_lagged_its"], relaxation=st["relaxation"],
         petsc_options=st["petsc_options"])
     if st["every"] > 1:
-        prov = SkipProvider(prov, st["every"])
+        prov = SkipProvider(prov, st["every"], st["extrapolate"])
     return prov

@@ -40,6 +40,9 @@ class GalerkinCorrectedProvider(VelocityProvider):
         self.inner.restore(u, v, p)
         self.correction.remember(u)
 
+    def force_refresh(self):
+        self.inner.force_refresh()
+
     def close(self):
         self._blas.restore_original_limits()
         self.inner.close()

@@ -41,6 +41,7 @@ class GuardedProvider(VelocityProvider):
 
     def force_refresh(self):
         self.direct.force_refresh()
+        self.inner.force_refresh()
 
     def close(self):
         self.inner.close()

@@ -2,6 +2,8 @@
 the first steps and the refreshes of another provider (warm-up)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..grid import Grid
 from ..physics import face_buoyancy
 from .base import VelocityProvider
@@ -34,26 +36,73 @@ class StokesProvider(VelocityProvider):
 
 
 class SkipProvider(VelocityProvider):
-    """Solve every N steps and reuse the velocities in between (the study's baseline)."""
+    """Another provider every N steps (the study's momentum skipping: a Stokes solve every
+    100), its velocities reused in between, or (extrapolate) extrapolated linearly in time
+    from its last two calls:
 
-    def __init__(self, inner: VelocityProvider, every: int):
-        self.inner, self.every = inner, every
-        self.name = f"{inner.name}-skip{every}"
+        w(n) = w_b + min((n - n_b) / (n_b - n_a), 1) (w_b - w_a)
+
+    for calls at steps n_a < n_b. Steps stand in for time: over N steps the time step,
+    set by the flow, changes little. A linear combination of divergence-free fields is
+    divergence-free, so the energy step's conservation holds between calls too; the
+    weight is capped at 1 so that a short baseline (a call forced right after a regular
+    one) is never stretched. Whatever forgets the history (a checkpoint step, a resume,
+    a direct refresh handed in by `restore`) makes the next step a call, so a resumed run
+    repeats the straight one exactly."""
+
+    def __init__(self, inner: VelocityProvider, every: int, extrapolate: bool = False):
+        self.inner, self.every, self.extrapolate = inner, every, extrapolate
+        self.name = f"{inner.name}-{'extrap' if extrapolate else 'skip'}{every}"
+        self.approximate = inner.approximate
         self._last = None
+        self._calls: list = []          # extrapolate: the last two (step, u, v, p)
+        self._out = None                # extrapolate: the buffers handed out between calls
+
+    def _call_due(self, step) -> bool:
+        if self.extrapolate:
+            return not self._calls or step % self.every == 0
+        return self._last is None or step % self.every == 0
+
+    def prefetch(self, step, T):
+        if self._call_due(step):
+            self.inner.prefetch(step, T)
 
     def velocities(self, step, T, eta_c, eta_n):
-        self.solved = self._last is None or step % self.every == 0
-        if self.solved:
+        self.solved = self._call_due(step) and self.inner.solved
+        if self._call_due(step):
             u, v, p, its = self.inner.velocities(step, T, eta_c, eta_n)
+            if self.extrapolate:
+                self._calls = self._calls[-1:] + [(step, u.copy(), v.copy(), p.copy())]
             self._last = (u, v, p)
             return u, v, p, its
+        if self.extrapolate:
+            return (*self._extrapolated(step), -1)
         return (*self._last, -1)
+
+    def _extrapolated(self, step):
+        n_b, u_b, v_b, p_b = self._calls[-1]
+        if len(self._calls) < 2:
+            return u_b, v_b, p_b
+        n_a, u_a, v_a, _ = self._calls[0]
+        w = min((step - n_b) / (n_b - n_a), 1.0)
+        if self._out is None:
+            self._out = (u_b.copy(), v_b.copy())
+        u, v = self._out
+        np.subtract(u_b, u_a, out=u)
+        u *= w
+        u += u_b
+        np.subtract(v_b, v_a, out=v)
+        v *= w
+        v += v_b
+        return u, v, p_b
 
     def restore(self, u, v, p):
         self._last = (u, v, p)
+        self._calls = []
         self.inner.restore(u, v, p)
 
     def force_refresh(self):
+        self._calls = []
         self.inner.force_refresh()
 
     def close(self):
@@ -94,6 +143,7 @@ class WarmupProvider(VelocityProvider):
 
     def force_refresh(self):
         self.warm.force_refresh()
+        self.then.force_refresh()
 
     def close(self):
         self.warm.close()

@@ -45,6 +45,13 @@ class SurrogateProvider(VelocityProvider):
         # The pipelined GPU path (device-side inputs, CUDA graph) serves the study's
         # network; the buoyancy U-net's inputs need whole-field means, built on the host.
         self.gpu_pipeline = cuda and not self.buoyancy
+        # The buoyancy U-net's projection on the host, by fast cosine transforms into the
+        # float64 buffers (projection.FaceProjection), instead of the model's dense products
+        self.project_here = (self.buoyancy and not cuda
+                             and self.model.config.output == "projected")
+        if self.project_here:
+            from ..ml.projection import FaceProjection
+            self._project = FaceProjection(grid.ny, grid.nx, grid.dx, 1.0 / grid.ny)
         if self.gpu_pipeline:
             self._done = torch.cuda.Event()
             self._setup_device_inputs()
@@ -134,9 +141,14 @@ class SurrogateProvider(VelocityProvider):
         self._slot = 1 - self._slot
         u_t, v_t = self._tviews[self._slot]
         with torch.inference_mode():
-            u, v = self.model(x)
+            if self.project_here:           # faces, scaled, then projected in float64
+                u, v = self.model.faces(x)
+            else:
+                u, v = self.model(x)
             u_t.copy_(u[0, 0].mul_(scale))
             v_t.copy_(v[0, 0].mul_(scale))
+        if self.project_here:
+            self._project(*self._views[self._slot])
 
     def prefetch(self, step, T):
         # Idempotent per step: the loop asks at the end of a step for the next one and
