@@ -276,7 +276,7 @@ def cmd_run(args) -> int:
     overrides = list(args.set)
     if args.no_progress:
         overrides.append("output.progress=.false.")
-    cfg = config.load(args.namelist, overrides)
+    cfg = config.load(args.namelist, overrides, check=False)     # validated below, with
     # --stokes and --out as values, not namelist text: a quote in a folder name is a name
     if args.stokes:
         config.update(cfg, "stokes", "solver", args.stokes)

@@ -244,13 +244,15 @@ def run_path(path: str | Path) -> Path:
 
 def open_run(path: str | Path):
     """The run as an xarray Dataset: fields with coordinates (x, y, x_face, y_face, time),
-    the per-step diagnostics on the 'step' dimension, all non-dimensional (units '1')."""
+    the per-step diagnostics on the 'step' dimension with their time `history_time` as a
+    coordinate (`ds.Nu_top.plot(x="history_time")`), all non-dimensional (units '1')."""
     import xarray as xr
     p = run_path(path)
     try:
-        return xr.open_dataset(p, engine="netcdf4")
+        ds = xr.open_dataset(p, engine="netcdf4")
     except Exception as exc:
         raise CorruptFile(f"{str(p)!r} is not a readable NetCDF run file ({exc})") from None
+    return ds.set_coords("history_time") if "history_time" in ds.variables else ds
 
 
 def read_snapshot(path: str | Path, index: int, grid: Grid,
