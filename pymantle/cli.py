@@ -164,7 +164,12 @@ def _add_evaluate(sub):
                         "surrogate-galerkin-refresh, surrogate-refresh (galerkin, "
                         "surrogate-galerkin-memory and surrogate with a direct solve every "
                         "--skip steps), surrogate-guard, galerkin-guard, surrogate-galerkin-guard (a direct solve "
-                        "wherever the residual exceeds --guard-tol)")
+                        "wherever the residual exceeds --guard-tol), skip-extrapolate (skip, "
+                        "the velocities extrapolated between solves), surrogate-every (the "
+                        "network every --every steps, extrapolated between), hybrid (the "
+                        "README's first command, configs/hybrid.nml), lagged-fischer, "
+                        "lagged-pod, iterative-fischer, iterative-pod (PETSc's reuse of "
+                        "earlier solutions as initial guesses)")
     p.add_argument("--guard-tol", type=float, default=0.1,
                    help="&stokes guard_tol of the *-guard providers (default 0.1)")
     p.add_argument("--split", default="test")
@@ -174,6 +179,13 @@ def _add_evaluate(sub):
     p.add_argument("--max-steps", type=int, default=10**6)
     p.add_argument("--skip", type=int, default=100,
                    help="momentum-skip interval (study: 100); also galerkin-refresh's")
+    p.add_argument("--every", type=int, default=4,
+                   help="surrogate-every: the network every N steps, extrapolated between")
+    p.add_argument("--grid", default=None,
+                   help="grid preset of the runs (default: the campaign's)")
+    p.add_argument("--from-campaign", action="store_true",
+                   help="start each run from the last snapshot of the campaign's run, "
+                        "interpolated onto --grid (a developed state), not the hot start")
     p.add_argument("--out", default="evaluation")
     p.add_argument("--stability", type=int, metavar="STEPS",
                    help="instead: run the surrogate alone for STEPS steps on each simulation "
@@ -249,6 +261,22 @@ def _add_namelist(sub):
     p.add_argument("--check", metavar="FILE", help="only validate FILE and report")
 
 
+def _add_xdmf(sub):
+    p = sub.add_parser("xdmf", help="write run.xdmf: open a run in ParaView",
+                       description="Write the XDMF description of a run (run.xdmf beside its "
+                                   "run.nc; every run writes it when it finishes): ParaView's "
+                                   "XDMF reader then opens the run as a time series of T, p, "
+                                   "eta and the velocity on the box (pymantle/paraview.py).")
+    p.add_argument("run", help="run folder or run file")
+    p.add_argument("--out", help="the XDMF file (default: run.xdmf beside the run file)")
+
+
+def cmd_xdmf(args) -> int:
+    from .paraview import write_xdmf
+    print(f"wrote {write_xdmf(args.run, args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     ap = argparse.ArgumentParser(
@@ -261,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_benchmark(sub)
     _add_campaign(sub)
     _add_train(sub)
+    _add_xdmf(sub)
     _add_pack(sub)
     _add_evaluate(sub)
     _add_scenario(sub)
@@ -414,7 +443,8 @@ def cmd_evaluate(args) -> int:
         return 0
     res = evaluate(args.campaign, args.out, tuple(args.providers.split(",")), args.split,
                    args.sims, args.end_time, args.max_steps, args.model, args.skip,
-                   guard_tol=args.guard_tol)
+                   guard_tol=args.guard_tol, every=args.every, grid=args.grid,
+                   from_campaign=args.from_campaign)
     print(open(f"{args.out}/results.md").read(), end="")
     print(f"{len(res)} runs; tables and figures in {args.out}/")
     return 0
@@ -484,7 +514,7 @@ def main(argv=None) -> int:
         return {"run": cmd_run, "benchmark": cmd_benchmark, "campaign": cmd_campaign,
                 "train": cmd_train, "pack": cmd_pack, "evaluate": cmd_evaluate, "scenario": cmd_scenario,
                 "profile": cmd_profile, "ablate": cmd_ablate,
-                "namelist": cmd_namelist}[args.command](args)
+                "namelist": cmd_namelist, "xdmf": cmd_xdmf}[args.command](args)
     except (ConfigError, CorruptFile, PackError, FileNotFoundError) as exc:
         print(f"pymantle: error: {exc}", file=sys.stderr)
         return 2

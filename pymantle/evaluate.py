@@ -38,14 +38,29 @@ import numpy as np
 from . import config as _config
 from .config import ConfigError
 
-#: The evaluation's providers: the &stokes settings of each ("SKIP" and "GUARD" stand for
-#: the --skip interval and the --guard-tol tolerance of the call).
+#: The &stokes group of configs/hybrid.nml, the README's first command
+HYBRID = {"solver": "surrogate", "correction": "galerkin", "correction_memory": True,
+          "refresh_every": 20}
+
+#: PETSc's reuse of earlier solutions as the Krylov solvers' initial guess (KSPGuess): the
+#: projection onto the last solutions (Fischer 1998) and their POD with a Galerkin solve
+FISCHER = "-stokes_ksp_guess_type fischer -stokes_ksp_guess_fischer_model 1,10"
+POD = "-stokes_ksp_guess_type pod -stokes_ksp_guess_pod_size 10"
+
+#: The evaluation's providers: the &stokes settings of each ("SKIP", "GUARD" and "EVERY"
+#: stand for the --skip interval, the --guard-tol tolerance and the --every interval).
 PROVIDER_SETTINGS = {
     "direct": {"solver": "direct"},
     "skip": {"solver": "direct", "every": "SKIP"},
+    "skip-extrapolate": {"solver": "direct", "every": "SKIP", "extrapolate": True},
     "iterative": {"solver": "iterative"},
+    "iterative-fischer": {"solver": "iterative", "petsc_options": FISCHER},
+    "iterative-pod": {"solver": "iterative", "petsc_options": POD},
     "lagged": {"solver": "lagged"},
+    "lagged-fischer": {"solver": "lagged", "petsc_options": FISCHER},
+    "lagged-pod": {"solver": "lagged", "petsc_options": POD},
     "surrogate": {"solver": "surrogate"},
+    "surrogate-every": {"solver": "surrogate", "every": "EVERY", "extrapolate": True},
     "surrogate-galerkin": {"solver": "surrogate", "correction": "galerkin",
                            "correction_memory": False},
     "surrogate-galerkin-memory": {"solver": "surrogate", "correction": "galerkin",
@@ -59,6 +74,8 @@ PROVIDER_SETTINGS = {
     "galerkin-guard": {"solver": "galerkin", "guard_tol": "GUARD"},
     "surrogate-galerkin-guard": {"solver": "surrogate", "correction": "galerkin",
                                  "correction_memory": True, "guard_tol": "GUARD"},
+    # the README's first command: configs/hybrid.nml's &stokes group (a test holds them equal)
+    "hybrid": HYBRID,
 }
 PROVIDERS = tuple(PROVIDER_SETTINGS)
 
@@ -75,7 +92,7 @@ class RunSpec:
 def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Path,
                     end_time: float, max_steps: int, model: str | None, skip: int,
                     snapshot_every: int, grid_preset: str,
-                    guard_tol: float = 0.1) -> _config.Config:
+                    guard_tol: float = 0.1, every: int = 4) -> _config.Config:
     cfg = _config.Config({g: dict(v) for g, v in base.items()})
     cfg["grid"]["preset"] = grid_preset
     ph = cfg["physics"]
@@ -83,7 +100,7 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     cfg["initial"]["kind"], cfg["initial"]["seed"] = "hot", spec.sim
     tm = cfg["time"]
     tm["end_time"], tm["max_steps"], tm["stat_window"] = end_time, max_steps, 0.0
-    values = {"SKIP": skip, "GUARD": guard_tol}
+    values = {"SKIP": skip, "GUARD": guard_tol, "EVERY": every}
     cfg["stokes"].update({k: values.get(v, v) if isinstance(v, str) else v
                           for k, v in PROVIDER_SETTINGS[provider].items()})
     if cfg["stokes"]["solver"] == "surrogate":
@@ -92,7 +109,7 @@ def provider_config(base: _config.Config, spec: RunSpec, provider: str, out: Pat
     # runs with another interval or tolerance go to other folders (an evaluation's reference
     # runs are reused by later calls with the same --out)
     placeholders = set(PROVIDER_SETTINGS[provider].values())
-    tag = "".join(f"-{values[k]:g}" for k in ("SKIP", "GUARD") if k in placeholders)
+    tag = "".join(f"-{values[k]:g}" for k in ("SKIP", "GUARD", "EVERY") if k in placeholders)
     o["directory"] = str(out / f"{spec.label}-{provider}{tag}")
     o["plots"], o["progress"] = False, False
     o["snapshot_every"], o["checkpoint_every"] = snapshot_every, 10**9
@@ -183,10 +200,13 @@ def _spec(sim: int, q: float, gamma: float, beta: float) -> RunSpec:
 def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surrogate"),
              split="test", sims=None, end_time=0.05, max_steps=10**6, model=None, skip=100,
              snapshot_every=50, base: _config.Config | None = None, specs=None,
-             grid_preset=None, modify=None, echo=print, guard_tol=0.1) -> list[dict]:
+             grid_preset=None, modify=None, echo=print, guard_tol=0.1, every=4,
+             grid=None, from_campaign=False) -> list[dict]:
     """Run every provider for every spec (default: the campaign's test split) and compare
     each with the direct solver. `modify(cfg)` adjusts each run's configuration (the
-    unseen scenarios use it)."""
+    unseen scenarios use it). grid: a grid preset other than the campaign's; with
+    from_campaign every run starts from its campaign run's last snapshot, interpolated
+    onto that grid (a developed state), instead of the hot start."""
     from .lock import DirectoryLock
     out = Path(out)
     bad = [p for p in providers if p not in PROVIDERS]
@@ -194,7 +214,11 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
         raise ConfigError(f"--providers {','.join(bad)}: allowed {', '.join(PROVIDERS)}")
     if specs is None:
         specs, grid_preset = campaign_specs(campaign_dir, split, sims)
-    if any(p.startswith("surrogate") for p in providers) and not model:
+    if grid is not None:
+        grid_preset = grid
+    if from_campaign:
+        modify = _started_from_campaign(campaign_dir, modify)
+    if any(PROVIDER_SETTINGS[p]["solver"] == "surrogate" for p in providers) and not model:
         from .grid import Grid
         from .providers import shipped_model
         model = shipped_model(Grid.from_preset(grid_preset))
@@ -205,13 +229,29 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
     with DirectoryLock(out, "evaluation folder"):        # everything checked: now write
         results = [row for spec in specs for row in _evaluate_spec(
             spec, providers, out, end_time, max_steps, model, skip, snapshot_every,
-            grid_preset, guard_tol, base, modify, echo)]
+            grid_preset, guard_tol, base, modify, echo, every)]
         write_tables(results, out)
     return results
 
 
+def _started_from_campaign(campaign_dir, modify=None):
+    """A `modify` that starts a run from the last snapshot of the campaign's run of the
+    same simulation, interpolated onto the run's grid (then applies `modify`)."""
+    from .campaign_index import Campaign
+    camp = Campaign(Path(campaign_dir), "", 0)
+
+    def start(cfg, spec):
+        ini = cfg["initial"]
+        ini["kind"], ini["snapshot"], ini["interpolate"] = "restart", -1, True
+        ini["file"] = str(camp.sim_dir(spec.sim) / "run.nc")
+        if modify is not None:
+            modify(cfg)
+    start.takes_spec = True
+    return start
+
+
 def _evaluate_spec(spec, providers, out, end_time, max_steps, model, skip, snapshot_every,
-                   grid_preset, guard_tol, base, modify, echo) -> list[dict]:
+                   grid_preset, guard_tol, base, modify, echo, every=4) -> list[dict]:
     """Every provider's run of one simulation, compared with its direct run."""
     from .output import open_run
     from .simulation import BlowUp, Simulation
@@ -219,9 +259,9 @@ def _evaluate_spec(spec, providers, out, end_time, max_steps, model, skip, snaps
     runs = {}
     for prov in ("direct", *[p for p in providers if p != "direct"]):
         cfg = provider_config(base, spec, prov, out, end_time, max_steps, model, skip,
-                              snapshot_every, grid_preset, guard_tol)
+                              snapshot_every, grid_preset, guard_tol, every)
         if modify is not None:
-            modify(cfg)
+            modify(cfg, spec) if getattr(modify, "takes_spec", False) else modify(cfg)
         done = _finished_run(cfg)
         if done is not None:               # the same run, finished by an earlier call
             echo(f"evaluate: {spec.label} {prov}: reusing {done}")

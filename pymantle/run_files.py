@@ -208,3 +208,5 @@ class RunFiles:
         self.ds.status = status
         self.ds.close()
         os.replace(self.part, self.run_file)
+        from .paraview import write_xdmf
+        write_xdmf(self.run_file)              # run.xdmf: ParaView opens the run (paraview.py)

@@ -41,6 +41,9 @@ pip install -q torch==2.13.0 mpi4py netCDF4 f90nml pytest xarray matplotlib tqdm
 # table it needs offline (tests/test_cf_conventions.py). Pinned: the test's expectations
 # (CF-1.8 as the newest version it knows, its messages) are those of these releases.
 pip install -q cfchecker==4.1.0 compliance-checker==6.1.0
+# Test-only: VTK's XDMF reader, the one ParaView uses, reads each run's run.xdmf
+# (tests/test_paraview.py)
+pip install -q vtk==9.7.1
 # AVX2 + FMA kernels where this CPU has them (the build is for this machine anyway).
 BUILD_ARGS=()
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null; then
