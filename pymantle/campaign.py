@@ -180,7 +180,7 @@ def setup(directory: Path, preset_name: str, n: int | None, seed: int,
             raise ConfigError("--refine takes its runs from the source campaign: no "
                               "--paper-sets or --n with it")
         sims = refine.sims()
-        meta.update(n_sims=len(sims), refine=refine.meta())
+        meta.update(n_sims=len(sims), refine=refine.meta(), box=refine.box() or meta["box"])
     else:
         sims = (paper_parameters() if paper_sets
                 else sample_parameters(meta["n_sims"], preset, seed))
@@ -224,6 +224,40 @@ def run_campaign(directory, preset_name="laptop", base: _config.Config | None = 
             lock.release()
 
 
+def run_array_task(directory, index: int, preset_name="laptop",
+                   base: _config.Config | None = None, n: int | None = None, seed: int = 0,
+                   paper_sets: bool = False, retry_failed: bool = False, progress: bool = True,
+                   simulation_factory=None, echo=print, refine=None) -> Campaign:
+    """One simulation of a campaign, the index-th (0-based) in its order: a scheduler's job
+    array runs the whole campaign, one array task per simulation, all on one folder.
+
+    The rules are the MPI task farm's: a finished simulation is skipped, an unfinished one
+    resumes from its checkpoint, a failure is recorded in its status.json and index.csv.
+    No task holds the campaign folder's lock (all share it); each simulation's own run
+    folder is locked by its run, so two tasks with one index cannot both write it (the
+    second stops with one line, recording nothing). Every task rewrites index.csv from the
+    status files, atomically, when it ends."""
+    from .simulation import Simulation  # noqa: F401  (import errors before any writing)
+    camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets, refine)
+    if not 0 <= index < len(camp.sims):
+        raise ConfigError(f"--array-index {index}: allowed 0..{len(camp.sims) - 1} (this "
+                          f"campaign has {len(camp.sims)} simulations)")
+    (camp.directory / "sims").mkdir(parents=True, exist_ok=True)
+    _atomic_write(camp.directory / "campaign.json", json.dumps(meta, indent=1))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=1, desc=f"campaign task {index}", unit="sim", dynamic_ncols=True)
+    try:
+        _run_mine(camp, [camp.sims[index]], PRESETS[preset_name], base or _config.defaults(),
+                  bar, retry_failed, simulation_factory, echo, 0, refine)
+    finally:
+        write_index(camp)
+        if bar:
+            bar.close()
+    return camp
+
+
 def _run_locked(camp, meta, preset, base, comm, progress, retry_failed, simulation_factory,
                 echo, refine=None) -> Campaign:
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -255,6 +289,7 @@ def _run_locked(camp, meta, preset, base, comm, progress, retry_failed, simulati
 def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, echo, rank,
               refine=None):
     from mpi4py import MPI
+    from .lock import FolderBusy
     from .output import CorruptFile
     from .simulation import Interrupted, Simulation
     for spec in mine:
@@ -290,8 +325,9 @@ def _run_mine(camp, mine, preset, base, bar, retry_failed, simulation_factory, e
             status = {"status": res.status, "steps": res.steps, "time": res.time,
                       "wall_time": time.perf_counter() - t0,
                       "n_snapshots": check_run_file(res.run_file)}
-        except (KeyboardInterrupt, Interrupted):
-            raise                   # stopped from outside: resumable, not a failure
+        except (KeyboardInterrupt, Interrupted, FolderBusy):
+            raise                   # stopped from outside, or another process runs it:
+            #                         resumable, not a failure
         except Exception as exc:    # recorded, and the campaign goes on
             status = {"status": "failed", "wall_time": time.perf_counter() - t0,
                       "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}

@@ -57,6 +57,12 @@ class RefinePlan:
         return {"source": str(self.source.resolve()), "starts": self.starts,
                 "steps": self.steps, "seed": self.seed, "snapshot_every": self.snapshot_every}
 
+    def box(self) -> dict | None:
+        """The source campaign's (Q, gamma, beta) box: the refined runs' parameters."""
+        import json
+        meta = self.source / "campaign.json"
+        return json.loads(meta.read_text()).get("box") if meta.is_file() else None
+
     def sims(self) -> list[SimSpec]:
         return [SimSpec(r["sim"] * self.starts + k, r["split"], r["Q"], r["gamma"], r["beta"])
                 for r in self._rows for k in range(self.starts)]

@@ -86,6 +86,10 @@ def _add_campaign(sub):
     p.add_argument("--paper-sets", action="store_true",
                    help="run the study's 130 parameter sets (with --preset paper)")
     p.add_argument("--retry-failed", action="store_true", help="run failed simulations again")
+    p.add_argument("--array-index", type=int, default=None, metavar="I",
+                   help="run only the I-th simulation (0-based): one task of a scheduler's "
+                        "job array, e.g. --array-index $SLURM_ARRAY_TASK_ID "
+                        "(docs/guide/campaigns.md)")
     p.add_argument("--refine", metavar="CAMPAIGN", default=None,
                    help="a refined campaign: each run starts from a stored snapshot of this "
                         "(coarser) campaign's run with the same parameters, interpolated onto "
@@ -378,10 +382,17 @@ def cmd_campaign(args) -> int:
     if args.refine:
         from .campaign_refine import RefinePlan
         refine = RefinePlan(args.refine, args.starts, args.steps, args.seed)
-    camp = campaign.run_campaign(args.out or f"campaign-{args.preset}", args.preset, base,
-                                 n=args.n, seed=args.seed, paper_sets=args.paper_sets,
-                                 progress=not args.no_progress, retry_failed=args.retry_failed,
-                                 refine=refine)
+    out = args.out or f"campaign-{args.preset}"
+    if args.array_index is not None:
+        camp = campaign.run_array_task(out, args.array_index, args.preset, base, n=args.n,
+                                       seed=args.seed, paper_sets=args.paper_sets,
+                                       retry_failed=args.retry_failed,
+                                       progress=not args.no_progress, refine=refine)
+    else:
+        camp = campaign.run_campaign(out, args.preset, base, n=args.n, seed=args.seed,
+                                     paper_sets=args.paper_sets,
+                                     progress=not args.no_progress,
+                                     retry_failed=args.retry_failed, refine=refine)
     from mpi4py import MPI
     if MPI.COMM_WORLD.Get_rank() == 0:
         rows = campaign.read_index(camp.directory)

@@ -207,3 +207,51 @@ def test_sigterm_stops_the_campaign_without_marking_failures(tmp_path):
     assert not any(r["status"] == "failed" for r in rows)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "6/6 simulations done" in done.stdout
+
+
+def _array_task(out, index, *extra):
+    cmd = [sys.executable, "-m", "pymantle.cli", "campaign", "--preset", "ci", "--out",
+           str(out), "--array-index", str(index), "--no-progress", *extra]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+
+
+def test_job_array_tasks_share_a_folder_and_equal_a_serial_campaign(tmp_path, ci_campaign_dir):
+    """A scheduler's job array (one process per --array-index, all at once on one folder)
+    makes the serial campaign's runs bit for bit; a second task with a taken index stops
+    with one line and records no failure; a finished index is skipped."""
+    from pymantle import open_run
+    out = tmp_path / "array"
+    procs = [_array_task(out, i) for i in range(6)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [r[1] for r in results]
+    rows = read_index(out)
+    assert len(rows) == 6 and all(r["status"] == "finished" for r in rows)
+    for sim in sorted((ci_campaign_dir / "sims").iterdir()):
+        a, b = open_run(sim), open_run(out / "sims" / sim.name)
+        for name in ("T", "u", "v", "Nu_top", "Vrms"):
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=sim.name)
+    again = _array_task(out, 2)
+    so, se = again.communicate(timeout=300)
+    assert again.returncode == 0 and "6/6 simulations done" in so
+
+
+def test_two_tasks_on_one_index_do_not_both_write_it(tmp_path):
+    """A task whose simulation another process is running (its run folder locked) stops
+    with one line and records no failure."""
+    from pymantle.lock import DirectoryLock
+    out = tmp_path / "busy"
+    with DirectoryLock(out / "sims" / "sim-0001"):
+        p = _array_task(out, 1)
+        so, se = p.communicate(timeout=300)
+    assert p.returncode == 2 and len(se.strip().splitlines()) == 1, se
+    assert "sim-0001" in se and "in use" in se, se
+    assert all(r["status"] != "failed" for r in read_index(out))
+    assert not (out / "sims" / "sim-0001" / "status.json").exists()
+
+
+def test_an_array_index_outside_the_campaign_is_refused(tmp_path):
+    p = _array_task(tmp_path / "x", 6)
+    so, se = p.communicate(timeout=120)
+    assert p.returncode == 2 and "--array-index 6: allowed 0..5" in se

@@ -105,3 +105,16 @@ def test_shipped_model_rollout_follows_mumps_through_the_onset(tmp_path, one_tor
     assert abs(vn - vr) < 0.15 * vr, (vn, vr)
     ref.close()
     net.close()
+
+
+def test_a_run_outside_the_training_box_says_so_in_one_line(capsys, one_torch_thread):
+    """gamma = 3e6 lies outside the laptop box (1e5..1e6): one line at the start names it;
+    a run inside says nothing."""
+    from pymantle.providers import SurrogateProvider
+    g = Grid(**LAPTOP)
+    base = {"q": 5.0, "gamma": 5e5, "beta": 10.0, "eta_min": 0.0, "eta_max": 0.0, "ra": 1.0}
+    SurrogateProvider(g, base, str(MODEL))
+    assert capsys.readouterr().err == ""
+    SurrogateProvider(g, {**base, "gamma": 3e6}, str(MODEL))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "gamma = 3e+06" in err[0] and "outside the box" in err[0]

@@ -139,3 +139,25 @@ def capture_graph(forward):
         import warnings
         warnings.warn(f"CUDA graph capture failed ({exc}); running the network eagerly")
         return None, None
+
+
+def training_box(payload) -> dict:
+    """{'Q': (lo, hi), 'gamma': (lo, hi), 'beta': (lo, hi)} a model was trained in: the box
+    of its campaign where the file records it, else its training split's ranges."""
+    box = payload.get("training", {}).get("box")
+    if box:
+        return {k: (float(box[k][0]), float(box[k][1])) for k in ("Q", "gamma", "beta")}
+    n = payload["normalisation"]
+    return {"Q": tuple(n["q"]), "gamma": tuple(10.0 ** np.asarray(n["log_gamma"])),
+            "beta": tuple(10.0 ** np.asarray(n["log_beta"]))}
+
+
+def outside_box(physics: dict, box: dict, rtol: float = 1e-6) -> list[str]:
+    """'gamma = 3e+06 (trained on 1e+05..1e+06)' for each parameter outside the box."""
+    out = []
+    for key, name in (("Q", "q"), ("gamma", "gamma"), ("beta", "beta")):
+        lo, hi = box[key]
+        value = physics[name]
+        if value < lo * (1 - rtol) - rtol or value > hi * (1 + rtol) + rtol:
+            out.append(f"{key} = {value:.4g} (trained on {lo:.4g}..{hi:.4g})")
+    return out

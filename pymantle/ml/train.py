@@ -360,11 +360,20 @@ class Trainer:
             grid={"nx": int(self.nx), "ny": int(self.ny), "aspect": self.aspect},
             normalisation=self.train_ds.normalisation.to_dict(),
             scaling=({"kind": "buoyancy"} if self.is_buoyancy else self.scaling.to_dict()),
-            training={"campaign": str(self.cfg.campaign), "epochs": self.epoch,
+            training={"campaign": str(self.cfg.campaign), "box": self._campaign_box(),
+                      "epochs": self.epoch,
                       "recipe": self.cfg.recipe, "best_val_loss": self.best,
                       "samples_seen": int(sum(h["samples"] for h in self.history)),
                       "variant": self.cfg.network,
                       "config": json.dumps(dataclasses.asdict(self.cfg))})
+
+    def _campaign_box(self) -> dict | None:
+        """The (Q, gamma, beta) box of the training campaign (campaign.json), or None."""
+        meta = Path(self.cfg.campaign) / "campaign.json"
+        if not meta.is_file():
+            return None
+        box = json.loads(meta.read_text()).get("box")
+        return {k: [float(v) for v in box[k]] for k in ("Q", "gamma", "beta")} if box else None
 
     @property
     def model_class(self) -> str:

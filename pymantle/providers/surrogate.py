@@ -27,6 +27,7 @@ class SurrogateProvider(VelocityProvider):
         cuda = self.device.type == "cuda"
         self.physics = physics
         self.params, self.scale = run_parameters(payload, physics, self.buoyancy)
+        self._say_if_outside(payload, physics, model_path)
         self.grid = grid
         self.x, self.y = grid.centres()
         self.p = np.zeros(grid.shape)
@@ -58,6 +59,19 @@ class SurrogateProvider(VelocityProvider):
             from ..switches import cuda_graph
             if cuda_graph():
                 self._capture()
+
+    @staticmethod
+    def _say_if_outside(payload, physics, model_path):
+        """One line at the start of a run whose parameters lie outside the network's
+        training box: its velocities are then an extrapolation (the model card says how
+        far it carries, docs/models/)."""
+        import sys
+        from ..ml.inference import outside_box, training_box
+        far = outside_box(physics, training_box(payload))
+        if far:
+            print(f"note: {', '.join(far)}: outside the box the network {model_path} was "
+                  "trained in; its velocities extrapolate (see its model card, docs/models/)",
+                  file=sys.stderr, flush=True)
 
     def _setup_device_inputs(self):
         """On a GPU only T travels each step: the five constant channels live on the device
