@@ -120,10 +120,17 @@ def _add_train(sub):
                     "Data-parallel: torchrun --nproc-per-node K -m pymantle.cli train ...")
     p.add_argument("campaign", help="campaign directory (pymantle campaign) or a training "
                                     "pack (pymantle pack)")
-    p.add_argument("--recipe", default="laptop", help="laptop (default: the study's network, 40 epochs x 1,024 samples, float32), buoyancy (the buoyancy-scaled U-net of the shipped model, docs/guide/training.md) or paper (the study's: 150 epochs over every selected snapshot, float64)")
+    p.add_argument("--recipe", default="buoyancy-slim",
+                   help="buoyancy-slim (default: the shipped laptop network, "
+                        "pymantle/models/laptop.pt), two_grid (the shipped paper-grid network "
+                        "on a refined campaign, with --init the coarse grid's model file), "
+                        "buoyancy (the wider U-net shipped before 2026-12-07), laptop (the "
+                        "study's network, 40 epochs x 1,024 samples, float32) or paper (the "
+                        "study's recipe: 150 epochs over every selected snapshot, float64); "
+                        "docs/guide/training.md")
     p.add_argument("--out", default="train", help="output directory (default: train)")
-    from .ml.train_options import add_arguments
-    add_arguments(p)      # one flag per TrainConfig option (ml/train_options.py)
+    from .ml.training.options import add_arguments
+    add_arguments(p)      # one flag per TrainConfig option (ml/training/options.py)
     p.add_argument("--budget", type=float,
                    help="start no new epoch after this many seconds of this call (rerun "
                         "to go on): equal-budget comparisons of variants")
@@ -242,7 +249,7 @@ def _add_profile(sub):
 
 
 def _add_ablate(sub):
-    from .ml.ablation import VARIANTS
+    from .ml.evaluation.ablation import VARIANTS
     p = sub.add_parser(
         "ablate", help="train the surrogate's variants and compare their wall errors",
         description="Train each variant (" + ", ".join(VARIANTS) + ") with the same recipe "
@@ -404,8 +411,8 @@ def cmd_campaign(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .ml.train import Trainer
-    from .ml.train_options import config_from_arguments
+    from .ml.training.train import Trainer
+    from .ml.training.options import config_from_arguments
     try:
         cfg = config_from_arguments(args)
     except ValueError as exc:
@@ -423,7 +430,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_pack(args) -> int:
-    from .ml.pack import write_pack
+    from .ml.training.pack import write_pack
     if not args.out.endswith(".npz"):
         print(f"pymantle: error: pack out = {args.out!r}: must end in .npz", file=sys.stderr)
         return 2
@@ -445,7 +452,7 @@ def cmd_evaluate(args) -> int:
         print(f"RESULT stable={n}/{len(rows)} steps={args.stability}; table: {args.out}/stability.md")
         return 0
     if args.unet:
-        from .ml.unet_rollout import evaluate_unets
+        from .ml.evaluation.unet_rollout import evaluate_unets
         rows = evaluate_unets(args.campaign, args.unet.split(","), args.split, args.sims, args.out,
                               args.unet_steps, args.unet_start)
         div = sorted(r["diverged_at"] for r in rows if r["diverged_at"] != "")
@@ -474,7 +481,7 @@ def cmd_scenario(args) -> int:
 def cmd_profile(args) -> int:
     from pathlib import Path
     from .config import ConfigError
-    from .ml.profile import ProfilePredictor, late_profiles, train_profile_predictor, write_profile
+    from .ml.networks.profile import ProfilePredictor, late_profiles, train_profile_predictor, write_profile
     try:
         q, gamma, beta = (float(x) for x in args.params.split(","))
     except ValueError:
@@ -493,7 +500,7 @@ def cmd_profile(args) -> int:
 
 
 def cmd_ablate(args) -> int:
-    from .ml.ablation import ablate
+    from .ml.evaluation.ablation import ablate
     ablate(args.campaign, args.out, args.recipe,
            args.variants.split(",") if args.variants else None, args.epochs,
            args.samples_per_epoch, progress=not args.no_progress)
@@ -519,7 +526,7 @@ def cmd_namelist(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .config import ConfigError
-    from .ml.pack import PackError
+    from .ml.training.pack import PackError
     from .output import CorruptFile
     try:
         return {"run": cmd_run, "benchmark": cmd_benchmark, "campaign": cmd_campaign,

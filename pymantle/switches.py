@@ -6,7 +6,7 @@ platform. The namelist holds everything that changes a result.
 
     PYMANTLE_KEEP_FREED_MEMORY=0  leave glibc's malloc thresholds alone (allocator.py)
     PYMANTLE_CUDA_GRAPH=0         run the GPU network without capturing a CUDA graph
-    PYMANTLE_CONV_IMPL=NAME       the network's convolution implementation (ml/layers.py:
+    PYMANTLE_CONV_IMPL=NAME       the network's convolution implementation (ml/networks/layers.py:
                                   'banks' on the CPU, 'auto' on a GPU by default)
     PYMANTLE_LEVEL_STREAMS=0      no per-level CUDA streams
     PYMANTLE_STRIP_STREAMS=0      no per-strip CUDA streams

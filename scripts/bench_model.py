@@ -12,8 +12,8 @@ import time
 import torch
 
 from benchlib import add_out_argument, md_table, record
-from pymantle.ml.losses import surrogate_loss
-from pymantle.ml.models import StokesSurrogate, SurrogateConfig
+from pymantle.ml.training.losses import surrogate_loss
+from pymantle.ml.networks.study import StokesSurrogate, SurrogateConfig
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--threads", type=int, default=torch.get_num_threads())

@@ -84,7 +84,7 @@ def interleaved(calls: dict, repeat: int) -> dict:
 
 
 def breakdown(prov, T, eta, repeat) -> dict:
-    from pymantle.ml.buoyancy import buoyancy_inputs
+    from pymantle.ml.networks.buoyancy import buoyancy_inputs
     x_np, _ = buoyancy_inputs(T, eta, prov.y, 1.0)
     x = torch.from_numpy(x_np)[None].float().contiguous(memory_format=torch.channels_last)
     u, v = prov._views[0]

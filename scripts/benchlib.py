@@ -181,7 +181,7 @@ def random_model_file(path, nx, ny, dtype="float32", aspect=4.0):
     the network does not depend on its weights); plausible normalisation and scaling."""
     import torch
     from pymantle.ml.checkpoint import save_model
-    from pymantle.ml.models import StokesSurrogate, SurrogateConfig
+    from pymantle.ml.networks.study import StokesSurrogate, SurrogateConfig
     m = StokesSurrogate(SurrogateConfig(dtype=getattr(torch, dtype)), aspect=aspect)
     return save_model(path, m.state_dict(),
                       model={"class": "StokesSurrogate", "config": {"dtype": dtype}},
@@ -192,11 +192,11 @@ def random_model_file(path, nx, ny, dtype="float32", aspect=4.0):
 
 
 def random_buoyancy_model_file(path, nx, ny, aspect=4.0, **config):
-    """The shipped buoyancy-scaled U-net's architecture (pymantle/ml/buoyancy_unet.py,
+    """The shipped buoyancy-scaled U-net's architecture (pymantle/ml/networks/buoyancy_unet.py,
     default configuration unless overridden) with random weights, as a model file."""
     import dataclasses
     import torch
-    from pymantle.ml.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+    from pymantle.ml.networks.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
     from pymantle.ml.checkpoint import save_model
     cfg = BuoyancyUNetConfig(**config)
     m = BuoyancyUNet(cfg, aspect=aspect)

@@ -11,7 +11,7 @@ import netCDF4
 import numpy as np
 
 from pymantle.campaign import DONE, Campaign, read_index
-from pymantle.ml.scaling import VelocityScaling
+from pymantle.ml.training.scaling import VelocityScaling
 
 AVERAGES = {
     "fluidity (1/mean(1/eta))": lambda e, w: 1.0 / np.mean(1.0 / e),

@@ -22,7 +22,7 @@ the Fortran kernels are needed. Sections, each timed and each allowed to fail al
             overlapped and pipelined (the loop's order), with and without strip streams;
             the Fortran kernels through ctypes (--kernels) where f2py's do not import
   compile   torch.compile of the provider's network at the paper grid, inside the CUDA graph
-  parallel  the ablation variants (pymantle.ml.ablation) and the four U-net baselines, each
+  parallel  the ablation variants (pymantle.ml.evaluation.ablation) and the four U-net baselines, each
             trained by the Trainer in its own process at once on the one GPU (the laptop
             grid leaves it launch-bound, so processes overlap), a short common recipe
             (--epochs x 1,024 samples); then the ablation report and the U-nets' rollouts on
@@ -43,8 +43,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import random_model_file  # noqa: E402
-from pymantle.ml.losses import surrogate_loss  # noqa: E402
-from pymantle.ml.models import StokesSurrogate, SurrogateConfig  # noqa: E402
+from pymantle.ml.training.losses import surrogate_loss  # noqa: E402
+from pymantle.ml.networks.study import StokesSurrogate, SurrogateConfig  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--out", default="gpu_out")
@@ -59,7 +59,7 @@ ap.add_argument("--kernels", help="step section: a scripts/build_ctypes_kernels.
 ap.add_argument("--workers", default="ablate,unet",
                 help="parallel section: which trainings (ablate, unet or both)")
 ap.add_argument("--ablate-variants", help="parallel section: only these ablation variants "
-                "(comma-separated names of pymantle.ml.ablation.VARIANTS)")
+                "(comma-separated names of pymantle.ml.evaluation.ablation.VARIANTS)")
 ap.add_argument("--worker", help=argparse.SUPPRESS)     # ablate:NAME or unet:NAME (internal)
 args = ap.parse_args()
 out = Path(args.out)
@@ -73,10 +73,10 @@ if args.worker:                     # one training of the parallel section, then
     kind, name = args.worker.split(":")
     pack = str(Path(args.inputs) / "pack.npz")
     if kind == "ablate":
-        from pymantle.ml.ablation import variant_trainer
+        from pymantle.ml.evaluation.ablation import variant_trainer
         tr = variant_trainer(pack, name, PAR_DIR / "ablation", **PAR_RECIPE)
     else:
-        from pymantle.ml.train import Trainer, TrainConfig
+        from pymantle.ml.training.train import Trainer, TrainConfig
         tr = Trainer(TrainConfig.from_recipe(pack, "laptop", out=str(PAR_DIR / "unet" / name),
                                              network=name, **PAR_RECIPE))
         tr.resume()
@@ -181,7 +181,7 @@ def per_call_ms(p, T, eta_c, eta_n, n, warm):
 def _campaign_field(g):
     """A cv snapshot of the pack's campaign, resampled to grid g, and its physics."""
     from scipy.ndimage import map_coordinates
-    from pymantle.ml.pack import PackDataset
+    from pymantle.ml.training.pack import PackDataset
     cv = PackDataset(Path(args.inputs) / "pack.npz", "cv")
     sim, _ = cv.items[len(cv) // 2]
     T0 = cv.T[len(cv) // 2].astype(float)
@@ -312,8 +312,8 @@ def cv_loss(model, ds, dtype):
 
 @section("train")
 def train():
-    from pymantle.ml.pack import PackDataset
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.pack import PackDataset
+    from pymantle.ml.training.train import Trainer, TrainConfig
     pack = str(Path(args.inputs) / "pack.npz")
     cv = PackDataset(pack, "cv")
     res = {}
@@ -394,8 +394,8 @@ def impl():
     the same network in float64 (shipped laptop model; random weights at the paper grid)."""
     import copy
     import os
-    from pymantle.ml.data import input_channels
-    from pymantle.ml.layers import BoundaryConv2d, set_conv_impl, set_strip_streams
+    from pymantle.ml.training.data import input_channels
+    from pymantle.ml.networks.layers import BoundaryConv2d, set_conv_impl, set_strip_streams
     from pymantle.providers import SurrogateProvider
     os.environ["PYMANTLE_CUDA_GRAPH"] = "0"
     res = {}
@@ -615,7 +615,7 @@ def compile_():
 
 
 def _workers():
-    from pymantle.ml.ablation import VARIANTS
+    from pymantle.ml.evaluation.ablation import VARIANTS
     chosen = args.ablate_variants.split(",") if args.ablate_variants else list(VARIANTS)
     names = [f"ablate:{v}" for v in VARIANTS if v in chosen] + \
         [f"unet:unet{k}" for k in (1, 2, 3, 4)]
@@ -666,7 +666,7 @@ def parallel():
                                   "history": h} for w, h in done.items()}
     save()
     # the ablation report (trains nothing more: budget 0)
-    from pymantle.ml.ablation import ablate
+    from pymantle.ml.evaluation.ablation import ablate
     names = [w.split(":")[1] for w in procs if w.startswith("ablate:") and done[w]]
     if names:
         rows = ablate(str(Path(args.inputs) / "pack.npz"), PAR_DIR / "ablation", variants=names,
@@ -677,7 +677,7 @@ def parallel():
         save()
     # the U-nets' rollouts on the test runs
     from pymantle.ml.checkpoint import load_model_file
-    from pymantle.ml.unet_rollout import UNetStepper, plot_errors, rollout, summary_row
+    from pymantle.ml.evaluation.unet_rollout import UNetStepper, plot_errors, rollout, summary_row
     z = np.load(Path(args.inputs) / "test_runs.npz")
     meta = json.loads(str(z["meta"]))
     rows, curves = [], {}

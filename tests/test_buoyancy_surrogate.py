@@ -8,10 +8,11 @@ from mpi4py import MPI
 
 from conftest import make_config, stream_velocities
 from pymantle.grid import Grid
-from pymantle.ml.buoyancy import buoyancy_inputs, buoyancy_scale
-from pymantle.ml.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig, relative_l2_loss
-from pymantle.ml.layers import divergence
-from pymantle.ml.projection import DivergenceFreeProjection
+from pymantle.ml.networks.buoyancy import buoyancy_inputs, buoyancy_scale
+from pymantle.ml.networks.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+from pymantle.ml.training.losses import relative_l2_loss
+from pymantle.ml.networks.layers import divergence
+from pymantle.ml.networks.projection import DivergenceFreeProjection
 from pymantle.physics import corner_viscosity, viscosity
 from pymantle.providers import StokesProvider
 
@@ -76,7 +77,7 @@ def test_projection_is_divergence_free_idempotent_and_never_adds_error():
 @pytest.mark.parametrize("ny,nx", [(8, 32), (32, 128), (21, 84)])
 def test_fast_projection_equals_the_matrix_projection(ny, nx):
     """The inference path's DCT projection is the training path's, to round-off."""
-    from pymantle.ml.projection import FaceProjection
+    from pymantle.ml.networks.projection import FaceProjection
     dx, dy = 4.0 / nx, 1.0 / ny
     rng = np.random.default_rng(ny)
     u, v = rng.standard_normal((ny, nx + 1)), rng.standard_normal((ny + 1, nx))
@@ -146,7 +147,7 @@ def campaign_dir(ci_campaign_dir):
 
 def test_trains_saves_and_runs_in_the_time_loop(campaign_dir, tmp_path, one_torch_thread):
     from pymantle.ml.checkpoint import load_model_file
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.train import Trainer, TrainConfig
     from pymantle.output import open_run
     from pymantle.simulation import Simulation
     cfg = TrainConfig.from_recipe(campaign_dir, "buoyancy", out=str(tmp_path / "t"), epochs=3,
@@ -180,7 +181,7 @@ def test_trains_saves_and_runs_in_the_time_loop(campaign_dir, tmp_path, one_torc
 
 def test_model_file_digest_covers_the_metadata(campaign_dir, tmp_path, one_torch_thread):
     from pymantle.ml.checkpoint import ModelFileError, load_model_file
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.train import Trainer, TrainConfig
     cfg = TrainConfig.from_recipe(campaign_dir, "buoyancy", out=str(tmp_path / "t"), epochs=1,
                                   samples_per_epoch=8, val_samples=4,
                                   model={"width": 4, "levels": 2})
@@ -196,8 +197,8 @@ def test_model_file_digest_covers_the_metadata(campaign_dir, tmp_path, one_torch
 def test_strain_energy_is_the_solvers_dissipation_with_the_inputs_viscosity():
     """The loss's energy norm (torch, viscosity rebuilt from input channel 1) equals the
     accuracy tool's dissipation (NumPy, the solver's corner law) of the same flow."""
-    from pymantle.ml.accuracy import dissipation
-    from pymantle.ml.buoyancy_unet import relative_viscosity, strain_energy
+    from pymantle.ml.evaluation.accuracy import dissipation
+    from pymantle.ml.training.losses import relative_viscosity, strain_energy
     T = _plume_temperature(CI, 0.05)
     _, y = CI.centres()
     eta = viscosity(T, y, 1e5, 10.0)
@@ -213,7 +214,7 @@ def test_strain_energy_is_the_solvers_dissipation_with_the_inputs_viscosity():
 
 def test_strain_weight_ramps_in_and_validation_uses_the_full_weight(campaign_dir, tmp_path,
                                                                      one_torch_thread):
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.train import Trainer, TrainConfig
     tr = Trainer(TrainConfig.from_recipe(campaign_dir, "buoyancy", out=str(tmp_path / "t"),
                                          model={"width": 4, "levels": 2}))
     assert tr.cfg.strain == "energy" and tr.cfg.strain_ramp == (4, 12)

@@ -96,7 +96,7 @@ def test_corrupt_file_is_reported_and_rerun(ci_campaign, tmp_path):
     f.write_bytes(f.read_bytes()[:2000])                  # truncated
     with pytest.raises(CorruptFile, match="sim-0001/run.nc"):
         campaign.check_run_file(f)
-    from pymantle.ml.data import SnapshotDataset
+    from pymantle.ml.training.data import SnapshotDataset
     ds = SnapshotDataset(d, split=read_index(d)[1]["split"])
     with pytest.raises(CorruptFile, match="sim-0001"):
         for k in range(len(ds)):
@@ -143,7 +143,7 @@ def test_selection_view_first_and_random_later_without_duplicates(ci_campaign):
 
 
 def test_dataset_yields_inputs_and_scaled_targets(ci_campaign):
-    from pymantle.ml.data import N_CHANNELS, SnapshotDataset
+    from pymantle.ml.training.data import N_CHANNELS, SnapshotDataset
     ds = SnapshotDataset(ci_campaign, "train")
     x, u, v = ds[len(ds) - 1]
     assert x.shape == (N_CHANNELS, 8, 32) and u.shape == (8, 33) and v.shape == (9, 32)
@@ -159,7 +159,7 @@ def test_dataset_yields_inputs_and_scaled_targets(ci_campaign):
 
 def test_scaling_fit_on_the_studys_velocity_ranges():
     import csv
-    from pymantle.ml.scaling import VelocityScaling
+    from pymantle.ml.training.scaling import VelocityScaling
     with open(campaign.DATA / "paper-velocity-ranges.csv") as fh:
         rows = list(csv.DictReader(fh))
     col = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731

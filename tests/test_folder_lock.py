@@ -61,7 +61,7 @@ def test_unusable_folders_give_one_line(tmp_path):
 def test_campaign_train_and_evaluate_refuse_a_folder_in_use(tmp_path):
     from pymantle.campaign import run_campaign
     from pymantle.evaluate import evaluate
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.train import Trainer, TrainConfig
     camp = tmp_path / "camp"
     run_campaign(camp, "ci", progress=False)
     for folder, call in [

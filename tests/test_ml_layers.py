@@ -3,10 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pymantle.ml.layers import (BoundaryConv2d, centres_to_faces, colocated_curl,
+from pymantle.ml.networks.layers import (BoundaryConv2d, centres_to_faces, colocated_curl,
                                 divergence, make_conv, stream_to_mac_velocity)
-from pymantle.ml.losses import surrogate_loss
-from pymantle.ml.models import StokesSurrogate, SurrogateConfig, count_parameters
+from pymantle.ml.training.losses import surrogate_loss
+from pymantle.ml.networks.study import StokesSurrogate, SurrogateConfig, count_parameters
 
 F64 = torch.float64
 EDGE_BANKS = ("top", "bottom", "left", "right",
@@ -226,7 +226,7 @@ def test_boundary_conv_gpu_impls_equal_banks(shape, shared_bias, impl):
 
 def test_surrogate_gpu_impls_equal_banks():
     """set_conv_impl switches the whole model; the output does not change."""
-    from pymantle.ml.layers import set_conv_impl
+    from pymantle.ml.networks.layers import set_conv_impl
     torch.manual_seed(2)
     m = StokesSurrogate(SurrogateConfig(width=8, levels=3, layers_per_level=1, groups=2))
     x = torch.randn(1, 7, 12, 48, dtype=F64)
@@ -242,7 +242,7 @@ def test_surrogate_gpu_impls_equal_banks():
 
 def test_group_norm_by_reduction_equals_torch_group_norm():
     """The GPU's GroupNorm path (var_mean + elementwise) is torch's group_norm."""
-    from pymantle.ml.layers import group_norm_by_reduction
+    from pymantle.ml.networks.layers import group_norm_by_reduction
     torch.manual_seed(3)
     x = torch.randn(2, 16, 9, 31, dtype=F64) * 3 + 1
     w, b = torch.randn(16, dtype=F64), torch.randn(16, dtype=F64)
@@ -281,7 +281,7 @@ def test_boundary_conv_stack_cache_follows_parameter_changes():
 def test_upsample_bicubic_equals_torch_interpolate(shape, size, channels_last):
     """The CPU's matrix form of the coarse levels' bicubic upsampling is torch's bicubic
     interpolation (align_corners=False, borders clamped), values and gradients."""
-    from pymantle.ml.layers import upsample_bicubic
+    from pymantle.ml.networks.layers import upsample_bicubic
     torch.manual_seed(5)
     z = torch.randn(*shape, dtype=F64)
     if channels_last:
@@ -299,7 +299,7 @@ def test_caches_made_in_inference_mode_serve_training():
     """Index and interpolation tensors cached during an inference_mode forward pass (the
     provider's) must still work in a later training step (inference tensors cannot be
     saved for backward)."""
-    from pymantle.ml.layers import set_conv_impl
+    from pymantle.ml.networks.layers import set_conv_impl
     torch.manual_seed(6)
     m = StokesSurrogate(SurrogateConfig(width=8, levels=3, layers_per_level=1, groups=2,
                                         dtype=torch.float32))

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from pymantle.ml.layers import stream_to_mac_velocity
-from pymantle.ml.losses import (boundary_point_weight, derivative_mae, mass_loss,
+from pymantle.ml.networks.layers import stream_to_mac_velocity
+from pymantle.ml.training.losses import (boundary_point_weight, derivative_mae, mass_loss,
                                 range_weight, surrogate_loss, weighted_mae)
 
 F64 = torch.float64

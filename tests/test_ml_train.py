@@ -20,7 +20,7 @@ def campaign_dir(ci_campaign_dir):
 
 
 def trainer(campaign_dir, out, epochs):
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.train import Trainer, TrainConfig
     cfg = TrainConfig.from_recipe(campaign_dir, "laptop", out=str(out), epochs=epochs,
                                   samples_per_epoch=8, val_samples=4, model=dict(TINY))
     return Trainer(cfg)
@@ -101,7 +101,7 @@ def test_torchrun_two_processes_equal_one_with_the_same_global_batch(campaign_di
 
 
 def test_ablation_trains_variants_and_reports_wall_errors(campaign_dir, tmp_path):
-    from pymantle.ml.ablation import ablate
+    from pymantle.ml.evaluation.ablation import ablate
     rows = ablate(campaign_dir, tmp_path / "abl", variants=["learned", "zeros", "soft"],
                   epochs=1, samples_per_epoch=8, model_overrides=dict(TINY), progress=False,
                   echo=lambda *a: None)
@@ -116,9 +116,9 @@ def test_ablation_trains_variants_and_reports_wall_errors(campaign_dir, tmp_path
 def test_training_pack_round_trip_and_training(campaign_dir, tmp_path):
     """A pack rebuilds the campaign's inputs and scaled velocities to float32 precision,
     trains by the same Trainer, and a damaged pack is refused in one line."""
-    from pymantle.ml.data import SnapshotDataset
-    from pymantle.ml.pack import PackDataset, PackError, write_pack
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.data import SnapshotDataset
+    from pymantle.ml.training.pack import PackDataset, PackError, write_pack
+    from pymantle.ml.training.train import Trainer, TrainConfig
     pack = tmp_path / "ci.npz"
     summary = write_pack(campaign_dir, pack, progress=False)
     assert summary["train"] > 0 and summary["cv"] > 0 and summary["v_rel"] < 1e-5

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from pymantle.campaign import DONE, Campaign, read_index, run_campaign
-from pymantle.ml.layers import divergence
-from pymantle.ml.models import StokesSurrogate, SurrogateConfig, count_parameters
-from pymantle.ml.step_data import StepPairDataset
-from pymantle.ml.unet import INPUT_CHANNELS, VARIANTS, UNet, UNetConfig, unet_loss
+from pymantle.ml.networks.layers import divergence
+from pymantle.ml.networks.study import StokesSurrogate, SurrogateConfig, count_parameters
+from pymantle.ml.training.step_data import StepPairDataset
+from pymantle.ml.networks.unet import INPUT_CHANNELS, VARIANTS, UNet, UNetConfig
+from pymantle.ml.training.losses import unet_loss
 
 F64 = torch.float64
 
@@ -152,7 +153,7 @@ def test_tiny_unet_overfits_two_pairs(campaign_dir, with_tricks):
 
 
 def _unet_trainer(campaign, out, network="unet3", epochs=2):
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.train import Trainer, TrainConfig
     cfg = TrainConfig.from_recipe(campaign, "laptop", out=str(out), epochs=epochs,
                                   samples_per_epoch=16, val_samples=8, network=network,
                                   model={"width": 4, "levels": 2})
@@ -160,7 +161,7 @@ def _unet_trainer(campaign, out, network="unet3", epochs=2):
 
 
 def test_trainer_trains_a_unet_and_its_model_file_rolls_out(campaign_dir, tmp_path):
-    from pymantle.ml.unet_rollout import DIVERGED_RMS, UNetStepper, rollout
+    from pymantle.ml.evaluation.unet_rollout import DIVERGED_RMS, UNetStepper, rollout
     from pymantle.output import run_physics
     tr = _unet_trainer(campaign_dir, tmp_path / "u")
     hist = tr.fit(progress=False)
@@ -204,8 +205,8 @@ def test_surrogate_provider_refuses_a_unet_model_file(campaign_dir, tmp_path, cf
 
 
 def test_pack_step_pairs_equal_the_campaign_pairs(campaign_dir, tmp_path):
-    from pymantle.ml.pack import PackStepDataset, write_pack
-    from pymantle.ml.scaling import fit_from_campaign
+    from pymantle.ml.training.pack import PackStepDataset, write_pack
+    from pymantle.ml.training.scaling import fit_from_campaign
     pack = tmp_path / "p.npz"
     write_pack(campaign_dir, pack, progress=False)
     a = PackStepDataset(pack, "train")

@@ -41,7 +41,7 @@ def test_shipped_model_is_the_documented_one_with_its_training_record():
 
 @pytest.mark.parametrize("k", [0, 1])
 def test_shipped_model_predicts_the_solver_velocities_on_unseen_snapshots(k, one_torch_thread):
-    from pymantle.ml.accuracy import dissipation
+    from pymantle.ml.evaluation.accuracy import dissipation
     from pymantle.physics import corner_viscosity, viscosity
     from pymantle.providers import SurrogateProvider
     z = np.load(DATA)

@@ -12,7 +12,7 @@ from pymantle.simulation import Simulation
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from pymantle.ml.train import Trainer, TrainConfig
+    from pymantle.ml.training.train import Trainer, TrainConfig
     d = tmp_path_factory.mktemp("sur")
     run_campaign(d / "ci", "ci", progress=False)
     cfg = TrainConfig.from_recipe(d / "ci", "laptop", out=str(d / "train"), epochs=1,
@@ -168,7 +168,7 @@ def test_unseen_scenarios_run_reference_and_surrogate(tmp_path, tiny_model, name
 
 
 def test_profile_predictor_fits_the_late_profiles_and_starts_a_run(tmp_path, tiny_model):
-    from pymantle.ml.profile import ProfilePredictor, late_profiles, train_profile_predictor, write_profile
+    from pymantle.ml.networks.profile import ProfilePredictor, late_profiles, train_profile_predictor, write_profile
     camp = tiny_model.parent.parent / "ci"
     pp, mse = train_profile_predictor(camp, epochs=400)
     rows, y, profs = late_profiles(camp)
@@ -193,7 +193,7 @@ def test_device_input_channels_match_the_host_inputs(tmp_path, tiny_model):
     physics' viscosity limits)."""
     import torch
     from pymantle.grid import Grid
-    from pymantle.ml.data import input_channels
+    from pymantle.ml.training.data import input_channels
     from pymantle.physics import viscosity
     from pymantle.providers import SurrogateProvider
     g = Grid.from_preset("ci")

@@ -40,7 +40,7 @@ def test_the_network_on_the_cpu_takes_the_switch_threads(monkeypatch):
     import torch
     from pymantle.grid import Grid
     from pymantle.ml.inference import place_model
-    from pymantle.ml.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+    from pymantle.ml.networks.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
     before = torch.get_num_threads()
     try:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

@@ -1,12 +1,12 @@
-"""`pymantle train`'s flags come from TrainConfig (ml/train_options.py): every option field is
+"""`pymantle train`'s flags come from TrainConfig (ml/training/options.py): every option field is
 a flag, a flag left out keeps the recipe's value, and the parsed values reach the config."""
 import dataclasses
 
 import pytest
 
 from pymantle.cli import build_parser
-from pymantle.ml.train import RECIPES, TrainConfig
-from pymantle.ml.train_options import config_from_arguments, option_fields
+from pymantle.ml.training.train import RECIPES, TrainConfig
+from pymantle.ml.training.options import config_from_arguments, option_fields
 
 
 def _config(*argv):

@@ -1,4 +1,4 @@
-"""The two-grid network (ml/two_grid.py) on small grids: its remap matrices, that it starts
+"""The two-grid network (ml/networks/two_grid.py) on small grids: its remap matrices, that it starts
 as the coarse network's flow interpolated and projected, that it trains on a refined
 campaign from a coarse model file and runs in the time loop, and which model file a run
 picks up (the one shipped for its grid preset)."""
@@ -11,9 +11,9 @@ from pymantle import config
 from pymantle.campaign import run_campaign
 from pymantle.campaign_refine import RefinePlan
 from pymantle.config import ConfigError
-from pymantle.ml.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
-from pymantle.ml.layers import divergence
-from pymantle.ml.two_grid import (Remap, TwoGridConfig, TwoGridUNet, interpolation_matrix,
+from pymantle.ml.networks.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+from pymantle.ml.networks.layers import divergence
+from pymantle.ml.networks.two_grid import (Remap, TwoGridConfig, TwoGridUNet, interpolation_matrix,
                                   overlap_matrix)
 
 SMALL = {"width": 4, "levels": 3}
@@ -72,7 +72,7 @@ def refined_ci(ci_campaign_dir, tmp_path_factory):
 def test_trains_from_a_coarse_model_file_and_runs_in_the_time_loop(ci_campaign_dir, refined_ci,
                                                                     tmp_path, one_torch_thread):
     from pymantle.ml.checkpoint import load_model_file
-    from pymantle.ml.train import TrainConfig, Trainer
+    from pymantle.ml.training.train import TrainConfig, Trainer
     from pymantle.simulation import Simulation
     coarse_cfg = TrainConfig.from_recipe(ci_campaign_dir, "buoyancy", out=str(tmp_path / "c"),
                                          epochs=1, samples_per_epoch=16, val_samples=4,

@@ -13,19 +13,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ConfigError
-from .buoyancy import buoyancy_inputs  # noqa: F401  (the providers' import point)
-from .inputs import ETA_CLIP, InputNormalisation, VelocityScaling, input_channels  # noqa: F401
+from .networks.buoyancy import buoyancy_inputs  # noqa: F401  (the providers' import point)
+from .networks.inputs import ETA_CLIP, InputNormalisation, VelocityScaling, input_channels  # noqa: F401
 
 
 def load_surrogate(grid, model_path: str):
     """(model, dtype, payload, buoyancy) of a model file: the network in eval mode, in its
     dtype, on the CPU; buoyancy tells the buoyancy-scaled U-nets (its own inputs and scale
-    every step, ml/buoyancy.py; one grid, or two: two_grid.py) from the study's network (7
-    channels, the Eq. 4 scale).
+    every step, networks/buoyancy.py; one grid, or two: networks/two_grid.py) from the
+    study's network (7 channels, the Eq. 4 scale).
     A file that does not fit the grid is a ConfigError."""
     import torch
     from .checkpoint import ModelFileError, load_model_file
-    from .models import StokesSurrogate, SurrogateConfig
+    from .networks import build
     try:
         payload = load_model_file(model_path, expect_grid={"nx": grid.nx, "ny": grid.ny,
                                                            "aspect": grid.aspect},
@@ -35,16 +35,9 @@ def load_surrogate(grid, model_path: str):
     mc = dict(payload["model"]["config"])
     dtype = getattr(torch, str(mc.get("dtype", "float64")))
     mc["dtype"] = dtype
-    cls = payload["model"].get("class")
+    cls = payload["model"].get("class", "StokesSurrogate")
     buoyancy = cls in ("BuoyancyUNet", "TwoGridUNet")
-    if cls == "TwoGridUNet":
-        from .two_grid import TwoGridConfig, TwoGridUNet
-        model = TwoGridUNet(TwoGridConfig(**mc), aspect=grid.aspect)
-    elif buoyancy:
-        from .buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
-        model = BuoyancyUNet(BuoyancyUNetConfig(**mc), aspect=grid.aspect)
-    else:
-        model = StokesSurrogate(SurrogateConfig(**mc), aspect=grid.aspect)
+    model = build(cls, mc, grid.aspect)
     model.to(dtype)
     model.load_state_dict(payload["state_dict"])
     model.eval()
@@ -57,7 +50,7 @@ def place_model(model, dtype):
     PYMANTLE_CONV_IMPL, PYMANTLE_LEVEL_STREAMS, PYMANTLE_STRIP_STREAMS and (on the CPU: one
     thread by default, switches.torch_threads) PYMANTLE_TORCH_THREADS override the choices."""
     import torch
-    from .layers import set_conv_impl, set_strip_streams
+    from .networks.layers import set_conv_impl, set_strip_streams
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     cuda = device.type == "cuda"

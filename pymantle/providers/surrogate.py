@@ -51,7 +51,7 @@ class SurrogateProvider(VelocityProvider):
         self.project_here = (self.buoyancy and not cuda
                              and self.model.config.output == "projected")
         if self.project_here:
-            from ..ml.projection import FaceProjection
+            from ..ml.networks.projection import FaceProjection
             self._project = FaceProjection(grid.ny, grid.nx, grid.dx, 1.0 / grid.ny)
         if self.gpu_pipeline:
             self._done = torch.cuda.Event()

@@ -93,7 +93,7 @@ def input_channels(T, eta, x, y, params) -> np.ndarray:
 
 def pack_inputs(T, ph, aspect, normalisation: InputNormalisation) -> np.ndarray:
     """The (7, ny, nx) network input rebuilt from T and the simulation's parameters."""
-    from ..physics import viscosity
+    from ...physics import viscosity
     ny, nx = T.shape
     x, y = np.meshgrid((np.arange(nx) + 0.5) * aspect / nx, (np.arange(ny) + 0.5) / ny)
     eta = viscosity(T, y, ph["gamma"], ph["beta"], ph["eta_min"], ph["eta_max"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .inputs import (ETA_CLIP, N_CHANNELS, InputNormalisation, VelocityScaling,  # noqa: F401
+from ..networks.inputs import (ETA_CLIP, N_CHANNELS, InputNormalisation, VelocityScaling,  # noqa: F401
                      input_channels)
 
 
@@ -26,7 +26,7 @@ class CampaignDataset:
     def __init__(self, directory, scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
         self.directory = Path(directory)
-        from ..campaign_index import DONE, Campaign, read_index   # needs f90nml: imported lazily
+        from ...campaign_index import DONE, Campaign, read_index   # needs f90nml: imported lazily
         rows = read_index(self.directory)
         self.index_rows = rows
         self.rows = {r["sim"]: r for r in rows}
@@ -46,7 +46,7 @@ class CampaignDataset:
 
     def _dataset(self, sim):
         import netCDF4
-        from ..output import CorruptFile
+        from ...output import CorruptFile
         if sim in self._open:
             self._open.move_to_end(sim)
             return self._open[sim]
@@ -92,7 +92,7 @@ class SnapshotDataset(CampaignDataset):
                  scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8, dtype=np.float64):
         super().__init__(directory, scaling, normalisation, max_open, dtype)
-        from ..campaign_index import select_snapshots
+        from ...campaign_index import select_snapshots
         self.items = select_snapshots(self.directory, split, first, later, seed)
 
     def __getitem__(self, k):
@@ -105,7 +105,7 @@ class SnapshotDataset(CampaignDataset):
             v = np.asarray(ds["v"][snap], dtype=float)
             x, y = np.meshgrid(np.asarray(ds["x"][:]), np.asarray(ds["y"][:]))
         except (OSError, RuntimeError, IndexError) as exc:
-            from ..output import CorruptFile
+            from ...output import CorruptFile
             raise CorruptFile(f"{ds.filepath()}: snapshot {snap} unreadable ({exc})") from None
         s = self.scale(sim)
         inp = input_channels(T, eta, x, y, self.params(sim))
@@ -118,6 +118,6 @@ def require_uniform_rows(ds, where) -> None:
     import numpy as np
     yf = np.asarray(ds["y_face"][:], dtype=float)
     if not np.allclose(np.diff(yf), 1.0 / (len(yf) - 1), rtol=1e-9, atol=0.0):
-        from ..config import ConfigError
+        from ...config import ConfigError
         raise ConfigError(f"{where}: a wall-refined grid (&grid refine_walls > 0); the "
                           "surrogate supports uniform grids only")

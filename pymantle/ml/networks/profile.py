@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import InputNormalisation
+from .inputs import InputNormalisation
 
 
 def late_profiles(campaign_dir, split="train", late=0.5):
     """(rows, y, profiles): each finished simulation's time-mean late T profile."""
     import netCDF4
-    from ..campaign_index import DONE, Campaign, read_index
+    from ...campaign_index import DONE, Campaign, read_index
     camp = Campaign(Path(campaign_dir), "", 0)
     rows = [r for r in read_index(campaign_dir) if r["split"] == split and r["status"] in DONE]
     profs, y = [], None

@@ -1,7 +1,7 @@
 """Snapshot accuracy of a surrogate model file on a campaign split (docs/guide/training.md).
 
 For every stored snapshot on the regular schedule (the exact Stokes solutions; see
-buoyancy_unet.BuoyancySnapshotDataset) of every finished simulation of the split, the
+training.buoyancy_data.BuoyancySnapshotDataset) of every finished simulation of the split, the
 model predicts (u, v) from the stored T through the solver's own `SurrogateProvider`
 (the inference seam the time loop uses), and is compared with the stored velocities:
 
@@ -12,7 +12,7 @@ model predicts (u, v) from the stored T through the solver's own `SurrogateProvi
                   fitted on the training split (for near-conductive runs, whose relative
                   error measures a flow of ~1e-4 of that scale)
 
-    python -m pymantle.ml.accuracy CAMPAIGN [--model FILE] [--split test] [--out CSV]
+    python -m pymantle.ml.evaluation.accuracy CAMPAIGN [--model FILE] [--split test] [--out CSV]
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def dissipation(u, v, eta_c, eta_n, dx: float, dy: float) -> float:
 
 
 def _rows(campaign, split):
-    from ..campaign_index import DONE, read_index
+    from ...campaign_index import DONE, read_index
     return [r for r in read_index(campaign) if r["split"] == split and r["status"] in DONE]
 
 
@@ -40,10 +40,10 @@ def run_accuracy(campaign, model: str, row: dict, eq4_scale: float) -> dict:
     """Per-snapshot errors of one simulation, summarised."""
     import netCDF4
     from mpi4py import MPI  # noqa: F401  (PETSc-free provider, but the package imports it)
-    from ..campaign_index import Campaign
-    from ..grid import Grid
-    from ..physics import corner_viscosity
-    from ..providers import SurrogateProvider
+    from ...campaign_index import Campaign
+    from ...grid import Grid
+    from ...physics import corner_viscosity
+    from ...providers import SurrogateProvider
     path = Campaign(Path(campaign), "", 0).sim_dir(row["sim"]) / "run.nc"
     rel, eq4, vrms, energy = [], [], [], []
     with netCDF4.Dataset(path) as ds:
@@ -78,7 +78,7 @@ def run_accuracy(campaign, model: str, row: dict, eq4_scale: float) -> dict:
 
 
 def accuracy(campaign, model: str, split: str = "test") -> list[dict]:
-    from .scaling import fit_from_campaign
+    from ..training.scaling import fit_from_campaign
     scaling = fit_from_campaign(campaign, "train")
     out = []
     for r in _rows(campaign, split):
@@ -101,8 +101,8 @@ def summary(rows: list[dict], vigorous: float = 1.0) -> dict:
 
 
 def main(argv=None) -> int:
-    from ..providers import shipped_model
-    from ..grid import Grid
+    from ...providers import shipped_model
+    from ...grid import Grid
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("campaign")
     ap.add_argument("--model", help="model file (default: the shipped laptop model)")

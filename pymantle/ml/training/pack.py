@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .inputs import InputNormalisation, VelocityScaling, pack_inputs, step_inputs  # noqa: F401
+from ..networks.inputs import InputNormalisation, VelocityScaling, pack_inputs, step_inputs  # noqa: F401
 
 FORMAT = "pymantle-training-pack-1"
 
@@ -50,8 +50,8 @@ def write_pack(campaign, path, n_train: int = 0, n_cv: int = 0, first: int = 200
     Returns a summary dict."""
     import netCDF4
     from tqdm import tqdm
-    from ..campaign_index import Campaign
-    from ..output import run_physics
+    from ...campaign_index import Campaign
+    from ...output import run_physics
     from .data import SnapshotDataset
     from .scaling import fit_from_campaign
     scaling = fit_from_campaign(campaign, "train")

@@ -20,9 +20,11 @@ Shapes: (B, 1, H, W) or (B, H, W); everything after the batch dimension is one e
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
-from .layers import divergence
+from ..networks.layers import divergence
 
 #: Eq. 6 clips the per-example range weight to this interval.
 RANGE_CLIP = (1.0, 10.0)
@@ -115,3 +117,88 @@ def surrogate_loss(u_pred, v_pred, u_true, v_true, dx, dy, range_weighting=True,
     parts = {"u_mae": u_mae, "v_mae": v_mae, "du_dy": du_dy, "dv_dx": dv_dx,
              "L_u": l_u, "L_v": l_v, "mass": l_mass, "total": total}
     return total, {k: t.detach() for k, t in parts.items()}
+
+
+# -- the buoyancy U-net's loss (networks/buoyancy_unet.py) ---------------------------------
+
+def relative_l2_loss(u_pred, v_pred, u_true, v_true, strain: str | None = None,
+                     strain_weight: float = 1.0, x=None, dx: float = 1.0, dy: float = 1.0):
+    """Mean over the batch of |(u, v)_pred - (u, v)_true|_2 / |(u, v)_true|_2: the accuracy
+    measure itself, blind to each snapshot's magnitude; plus, with `strain`, strain_weight
+    times the relative error of the strain: "h1" sqrt(E(e)/E(w)) of `strain_energy` with
+    eta = 1, "energy" with the sample's relative viscosity from the inputs x (the Stokes
+    problem's own norm, whose square is the dissipation of the error). L2 alone leaves
+    grid-scale ripples that cost little in L2 but much in dissipation (docs/guide/training.md).
+    Returns (total, parts)."""
+    B = u_pred.shape[0]
+    u_true, v_true = u_true.reshape(u_pred.shape), v_true.reshape(v_pred.shape)
+    eu, ev = u_pred - u_true, v_pred - v_true
+    num = (eu.flatten(1).square().sum(1) + ev.flatten(1).square().sum(1)).sqrt()
+    den = (u_true.flatten(1).square().sum(1) + v_true.flatten(1).square().sum(1)).sqrt()
+    rel = (num / den.clamp_min(1e-30)).mean()
+    parts = {"rel_l2": rel.detach()}
+    total = rel
+    if strain is not None:
+        if strain not in ("h1", "energy"):
+            raise ValueError(f"strain must be 'h1', 'energy' or None, got {strain!r}")
+        eta = relative_viscosity(x) if strain == "energy" else (None, None)
+        e_err = strain_energy(eu, ev, dx, dy, *eta)
+        e_ref = strain_energy(u_true, v_true, dx, dy, *eta)
+        rel_strain = (e_err / e_ref.clamp_min(1e-30)).sqrt().mean()
+        parts["rel_strain"] = rel_strain.detach()
+        total = total + strain_weight * rel_strain
+    parts["total"] = total.detach()
+    return total, parts
+
+
+def strain_energy(u, v, dx: float, dy: float, eta_c=None, eta_n=None):
+    """Per sample, sum over the grid of 2 eta (du/dx^2 + dv/dy^2) at the centres plus
+    eta (du/dy + dv/dx)^2 at the interior corners: the viscous dissipation of the flow
+    (w^T K w of the Stokes operator; eta = 1 without viscosity: the squared H1 seminorm
+    of the strain). Shapes (B, 1, ny, nx+1) and (B, 1, ny+1, nx); returns (B,)."""
+    exx = (u[..., :, 1:] - u[..., :, :-1]) / dx
+    eyy = (v[..., 1:, :] - v[..., :-1, :]) / dy
+    exy = ((u[..., 1:, 1:-1] - u[..., :-1, 1:-1]) / dy
+           + (v[..., 1:-1, 1:] - v[..., 1:-1, :-1]) / dx)
+    normal, shear = 2.0 * (exx.square() + eyy.square()), exy.square()
+    if eta_c is not None:
+        normal, shear = normal * eta_c, shear * eta_n
+    return normal.flatten(1).sum(1) + shear.flatten(1).sum(1)
+
+
+def relative_viscosity(x):
+    """(eta/eta_w at the centres, at the interior corners) from input channel 1, the
+    corners as the geometric mean of their four cells (the solver's corner law)."""
+    log_eta = 8.0 * x[:, 1:2] * float(np.log(10.0))
+    return log_eta.exp(), F.avg_pool2d(log_eta, 2, stride=1).exp()
+
+
+# -- the whole-step U-net baselines' loss (networks/unet.py) ------------------------------
+
+def _as(t, like):
+    """The target with the prediction's shape ((B, H, W) -> (B, 1, H, W))."""
+    return t.reshape(like.shape).to(like.dtype)
+
+
+def unet_loss(pred, target, dx: float, dy: float, with_tricks: bool, **surrogate_kwargs):
+    """Loss of one step; pred and target are (T, u, v) with targets (B,[1,]H,W).
+
+    with_tricks=False (unet1, unet2): plain MAE, MAE(T) + (MAE(u) + MAE(v)) / 2.
+    with_tricks=True (unet3, unet4): MAE(T) + `surrogate_loss(u, v)` (range and boundary
+    weights, derivative terms, boundary mass term; keyword arguments go to it).
+    The velocity part has the same (u + v)/2 form in both, so the T weight is comparable.
+    Returns (total, parts) with parts a dict of detached terms ("T_mae", "uv", "total", and
+    for with_tricks the surrogate_loss parts, for without "u_mae", "v_mae").
+    """
+    T_p, u_p, v_p = pred
+    T_t, u_t, v_t = (_as(t, p) for t, p in zip(target, pred))
+    t_mae = (T_p - T_t).abs().mean()
+    if with_tricks:
+        uv, parts = surrogate_loss(u_p, v_p, u_t, v_t, dx, dy, **surrogate_kwargs)
+    else:
+        u_mae, v_mae = (u_p - u_t).abs().mean(), (v_p - v_t).abs().mean()
+        uv = 0.5 * (u_mae + v_mae)
+        parts = {"u_mae": u_mae.detach(), "v_mae": v_mae.detach()}
+    total = t_mae + uv
+    parts = {**parts, "T_mae": t_mae.detach(), "uv": uv.detach(), "total": total.detach()}
+    return total, parts

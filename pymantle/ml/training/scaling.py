@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inputs import PAPER_COEFFICIENTS, VelocityScaling, _design  # noqa: F401  (their home)
+from ..networks.inputs import PAPER_COEFFICIENTS, VelocityScaling, _design  # noqa: F401  (their home)
 
 
 def fit_from_campaign(directory, split: str = "train") -> VelocityScaling:
     """Fit on the largest |u| and |v| of each finished simulation of the split."""
     import netCDF4
-    from ..campaign_index import DONE, Campaign, read_index
+    from ...campaign_index import DONE, Campaign, read_index
     rows = [r for r in read_index(directory) if r["split"] == split and r["status"] in DONE]
     if len(rows) < 3:
         raise ValueError(f"need at least 3 finished {split} simulations to fit the scaling, "

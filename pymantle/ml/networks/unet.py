@@ -79,7 +79,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import centres_to_faces, make_conv, stream_to_mac_velocity
-from .losses import surrogate_loss
 
 VARIANTS = ("unet1", "unet2", "unet3", "unet4")
 OUTPUTS = ("direct", "stream_mac")
@@ -209,32 +208,3 @@ class UNet(nn.Module):
             u, v = stream_to_mac_velocity(self.config.output_scale * h[:, 1:2],
                                           self.aspect / nx, 1.0 / ny)
         return T_next, u, v
-
-
-def _as(t, like):
-    """The target with the prediction's shape ((B, H, W) -> (B, 1, H, W))."""
-    return t.reshape(like.shape).to(like.dtype)
-
-
-def unet_loss(pred, target, dx: float, dy: float, with_tricks: bool, **surrogate_kwargs):
-    """Loss of one step; pred and target are (T, u, v) with targets (B,[1,]H,W).
-
-    with_tricks=False (unet1, unet2): plain MAE, MAE(T) + (MAE(u) + MAE(v)) / 2.
-    with_tricks=True (unet3, unet4): MAE(T) + `surrogate_loss(u, v)` (range and boundary
-    weights, derivative terms, boundary mass term; keyword arguments go to it).
-    The velocity part has the same (u + v)/2 form in both, so the T weight is comparable.
-    Returns (total, parts) with parts a dict of detached terms ("T_mae", "uv", "total", and
-    for with_tricks the surrogate_loss parts, for without "u_mae", "v_mae").
-    """
-    T_p, u_p, v_p = pred
-    T_t, u_t, v_t = (_as(t, p) for t, p in zip(target, pred))
-    t_mae = (T_p - T_t).abs().mean()
-    if with_tricks:
-        uv, parts = surrogate_loss(u_p, v_p, u_t, v_t, dx, dy, **surrogate_kwargs)
-    else:
-        u_mae, v_mae = (u_p - u_t).abs().mean(), (v_p - v_t).abs().mean()
-        uv = 0.5 * (u_mae + v_mae)
-        parts = {"u_mae": u_mae.detach(), "v_mae": v_mae.detach()}
-    total = t_mae + uv
-    parts = {**parts, "T_mae": t_mae.detach(), "uv": uv.detach(), "total": total.detach()}
-    return total, parts

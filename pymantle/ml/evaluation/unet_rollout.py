@@ -36,9 +36,9 @@ class UNetStepper:
     def __init__(self, path_or_payload, physics: dict, aspect: float, nx: int, ny: int,
                  device=None):
         import torch
-        from .checkpoint import load_model_file
-        from .inputs import InputNormalisation, VelocityScaling
-        from .unet import UNet, UNetConfig
+        from ..checkpoint import load_model_file
+        from ..networks.inputs import InputNormalisation, VelocityScaling
+        from ..networks.unet import UNet, UNetConfig
         payload = path_or_payload if isinstance(path_or_payload, dict) else \
             load_model_file(path_or_payload, expect_grid={"nx": nx, "ny": ny, "aspect": aspect},
                             expect_class="UNet")
@@ -61,7 +61,7 @@ class UNetStepper:
     def step(self, T, u, v):
         """(T, u, v) one snapshot step later; T clipped to [0, 2]."""
         import torch
-        from .inputs import step_inputs
+        from ..networks.inputs import step_inputs
         x = step_inputs(T, self.physics, self.aspect, self.normalisation, u / self.scale,
                         v / self.scale)
         with torch.inference_mode():
@@ -115,10 +115,10 @@ def evaluate_unets(campaign_dir, models, split="test", sims=None, out="unet",
     `start` (0 is the hot start, whose first step is the run's largest change); writes
     OUT/unet.csv, OUT/unet.md and OUT/unet_errors.png; returns the rows."""
     import netCDF4
-    from ..campaign_index import Campaign
-    from ..evaluate import _write_table, campaign_specs
-    from ..output import run_physics
-    from .data import require_uniform_rows
+    from ...campaign_index import Campaign
+    from ...evaluate import _write_table, campaign_specs
+    from ...output import run_physics
+    from ..training.data import require_uniform_rows
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs, _ = campaign_specs(campaign_dir, split, sims)

@@ -52,7 +52,7 @@ def side_errors(trainer, max_samples=64) -> dict:
 def variant_trainer(campaign, name, out="ablation", recipe="laptop", epochs=None,
                     samples_per_epoch=None, model_overrides=None, milestones=None):
     """The Trainer of one variant (resumed from OUT/NAME/checkpoint.pt if there)."""
-    from .train import Trainer, TrainConfig
+    from ..training.train import Trainer, TrainConfig
     v = VARIANTS[name]
     model = {**(model_overrides or {}), **v.get("model", {})}
     kw = {k: val for k, val in v.items() if k != "model"}
@@ -74,7 +74,7 @@ def ablate(campaign, out="ablation", recipe="laptop", variants=None, epochs=None
     names = variants or list(VARIANTS)
     bad = [n for n in names if n not in VARIANTS]
     if bad:
-        from ..config import ConfigError
+        from ...config import ConfigError
         raise ConfigError(f"--variants {','.join(bad)}: allowed {', '.join(VARIANTS)}")
     rows = []
     for name in names:
@@ -82,7 +82,7 @@ def ablate(campaign, out="ablation", recipe="laptop", variants=None, epochs=None
                              model_overrides, milestones)
         hist = tr.fit(progress=progress, budget_s=budget_s)
         err = side_errors(tr)
-        from .models import count_parameters
+        from ..networks.study import count_parameters
         rows.append({"variant": name, "parameters": count_parameters(tr.model),
                      "epochs": tr.epoch,
                      "val_loss": hist[-1]["val_loss"] if hist else float("nan"), **err})

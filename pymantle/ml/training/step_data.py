@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data import CampaignDataset
-from .inputs import (InputNormalisation, VelocityScaling, centred_velocities,  # noqa: F401
+from ..networks.inputs import (InputNormalisation, VelocityScaling, centred_velocities,  # noqa: F401
                      step_input_channels, step_inputs)
 
 
@@ -30,7 +30,7 @@ class StepPairDataset(CampaignDataset):
     def __init__(self, campaign_dir, split="train", scaling: VelocityScaling | None = None,
                  normalisation: InputNormalisation | None = None, max_open=8,
                  dtype=np.float64):
-        from ..campaign_index import DONE
+        from ...campaign_index import DONE
         super().__init__(campaign_dir, scaling, normalisation, max_open, dtype)
         #: (sim, k) for every pair k -> k+1, in index order.
         self.items = [(r["sim"], k) for r in self.index_rows
@@ -38,7 +38,7 @@ class StepPairDataset(CampaignDataset):
                       for k in range(r["n_snapshots"] - 1)]
 
     def __getitem__(self, i):
-        from ..output import CorruptFile
+        from ...output import CorruptFile
         sim, k = self.items[i]
         ds = self._dataset(sim)
         try:

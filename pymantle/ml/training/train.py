@@ -10,7 +10,7 @@ the gradients (gloo on CPU, nccl on GPU).
 
 The same Trainer trains the U-net baselines (docs/theory.md section 7; `network="unet1".."unet4"`,
 `pymantle train --network unet3`): items are consecutive snapshot pairs (step_data /
-pack.PackStepDataset), the loss is `unet.unet_loss` (plain MAE for unet1/2; MAE on T plus
+pack.PackStepDataset), the loss is `losses.unet_loss` (plain MAE for unet1/2; MAE on T plus
 the surrogate loss on u, v for unet3/4), the rest (batches, schedule, checkpoints, resume,
 cv validation, model file) is shared.
 
@@ -43,6 +43,13 @@ RECIPES = {
     "buoyancy": dict(network="buoyancy", epochs=60, milestones=(30, 42, 50, 56),
                      samples_per_epoch=2048, first=200, later=800, dtype="float32",
                      lr=2e-3, strain="energy", strain_weight=0.1, strain_ramp=(4, 12)),
+    # the shipped laptop network since 2026-12-07: the same U-net slimmed for speed (width 8,
+    # channels capped at 32, one convolution per decoder level: 4.7 against 11.8 ms a step
+    # on a CPU thread), trained twice as long (docs/guide/training.md, "Why this network")
+    "buoyancy-slim": dict(network="buoyancy", epochs=120, milestones=(60, 84, 100, 112),
+                          samples_per_epoch=2048, first=200, later=800, dtype="float32",
+                          lr=2e-3, strain="energy", strain_weight=0.1, strain_ramp=(4, 12),
+                          model={"width": 8, "max_width": 32, "decoder_convs": 1}),
     # the two-grid network on a fine (refined) campaign, its coarse part from --init (the
     # coarse grid's buoyancy U-net): a 126x504 sample costs 16 of the laptop grid's, so
     # fewer, and the energy norm sooner (the coarse part already has the flow)
@@ -65,7 +72,7 @@ def _option(default, help, **cli):
 @dataclass
 class TrainConfig:
     """Everything a training run reads. Fields made with `_option` are the train CLI's
-    flags (pymantle/ml/train_options.py generates them: --epochs, --no-derivative, ...);
+    flags (pymantle/ml/training/options.py generates them: --epochs, --no-derivative, ...);
     a flag left out takes the recipe's value, else the default here."""
     campaign: str
     out: str = "train"
@@ -109,7 +116,9 @@ class TrainConfig:
         if recipe not in RECIPES:
             raise ValueError(f"recipe {recipe!r}: allowed {', '.join(RECIPES)}")
         kw = dict(RECIPES[recipe])
+        model = {**kw.pop("model", {}), **(overrides.pop("model", None) or {})}
         kw.update({k: v for k, v in overrides.items() if v is not None})
+        kw["model"] = model
         for k in ("mass", "strain"):     # "none" switches the term off
             if kw.get(k) == "none":
                 kw[k] = None
@@ -124,10 +133,10 @@ def _torch_dtype(name):
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         import torch
-        from .layers import set_conv_impl
-        from .models import StokesSurrogate, SurrogateConfig
+        from ..networks.layers import set_conv_impl
+        from ..networks.study import StokesSurrogate, SurrogateConfig
         from .pack import PackDataset, PackStepDataset, is_pack
-        from .unet import VARIANTS as UNET_VARIANTS, UNet, UNetConfig
+        from ..networks.unet import VARIANTS as UNET_VARIANTS, UNet, UNetConfig
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -164,7 +173,7 @@ class Trainer:
         elif cfg.network == "two_grid":
             self.model, mcfg = self._two_grid()
         elif self.is_buoyancy:
-            from .buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+            from ..networks.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
             mcfg = BuoyancyUNetConfig(**{**cfg.model, "dtype": self.dtype})
             self.model = BuoyancyUNet(mcfg, aspect=self.aspect)
         else:
@@ -172,7 +181,7 @@ class Trainer:
             self.model = StokesSurrogate(mcfg, aspect=self.aspect)
         self.model_config = mcfg
         if cfg.init and cfg.network != "two_grid":   # fine-tuning: an earlier model file's
-            from .checkpoint import load_model_file     # weights
+            from ..checkpoint import load_model_file     # weights
             self.model.load_state_dict(load_model_file(cfg.init)["state_dict"])
         self.model = self.model.to(self.device, self.dtype)
         if self.device.type == "cuda":      # same network, fewer kernels (docs/reports/2026-11-26-gpu-sessions.md)
@@ -197,8 +206,8 @@ class Trainer:
     def _two_grid(self):
         """The two-grid network (two_grid.py); with --init, its coarse part is that model
         file's network (a BuoyancyUNet: the coarse grid's model), weights and shape."""
-        from .checkpoint import load_model_file
-        from .two_grid import TwoGridConfig, TwoGridUNet
+        from ..checkpoint import load_model_file
+        from ..networks.two_grid import TwoGridConfig, TwoGridUNet
         model_cfg = dict(self.cfg.model)
         coarse_state = None
         if self.cfg.init:
@@ -235,7 +244,7 @@ class Trainer:
                                           cfg.seed, scaling=self.scaling,
                                           normalisation=self.train_ds.normalisation)
         import netCDF4
-        from ..campaign_index import Campaign
+        from ...campaign_index import Campaign
         sim0 = self.train_ds.items[0][0]
         with netCDF4.Dataset(Campaign(Path(cfg.campaign), "", 0).sim_dir(sim0)
                              / "run.nc") as ds:
@@ -244,7 +253,7 @@ class Trainer:
     def _buoyancy_data(self):
         """The buoyancy-scaled U-net's data: each snapshot with its own scale (no Eq. 4
         fit), the training split with its x-mirror images."""
-        from .buoyancy_unet import BuoyancySnapshotDataset
+        from .buoyancy_data import BuoyancySnapshotDataset
         from .pack import is_pack
         c = self.cfg
         if is_pack(c.campaign):
@@ -290,12 +299,12 @@ class Trainer:
         kw = dict(range_weighting=c.range_weighting, boundary_weight=c.boundary_weight,
                   derivative=c.derivative, mass=c.mass)
         if self.is_unet:
-            from .unet import unet_loss
+            from .losses import unet_loss
             return unet_loss(self.net(x), targets, self.dx, self.dy,
                              self.model_config.with_tricks, **kw)
         up, vp = self.net(x)
         if self.is_buoyancy:
-            from .buoyancy_unet import relative_l2_loss
+            from .losses import relative_l2_loss
             return relative_l2_loss(up, vp, *targets, strain=self.cfg.strain,
                                     strain_weight=self.strain_weight(), x=x,
                                     dx=self.dx, dy=self.dy)
@@ -315,7 +324,7 @@ class Trainer:
 
     def save_checkpoint(self):
         import torch
-        from .._version import __version__
+        from ..._version import __version__
         if self.rank != 0:
             return
         self.out.mkdir(parents=True, exist_ok=True)
@@ -353,7 +362,7 @@ class Trainer:
         return True
 
     def save_model(self, path):
-        from .checkpoint import save_model
+        from ..checkpoint import save_model
         return save_model(
             path, self.model.state_dict(),
             model={"class": self.model_class, "config": _plain(self.model_config)},
@@ -402,7 +411,7 @@ class Trainer:
     def fit(self, progress=True, budget_s: float | None = None) -> list[dict]:
         """Train up to cfg.epochs; with budget_s, start no new epoch once that many seconds
         have passed (the checkpoint lets a later call go on)."""
-        from ..lock import DirectoryLock
+        from ...lock import DirectoryLock
         lock = DirectoryLock(self.out, "training folder").acquire() if self.rank == 0 else None
         try:
             return self._fit(progress, budget_s)
