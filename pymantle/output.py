@@ -309,3 +309,23 @@ def run_physics(nc) -> dict:
     import f90nml
     ph = f90nml.reads(str(nc.namelist))["physics"]
     return {k: float(ph.get(k, 0.0)) for k in ("q", "gamma", "beta", "eta_min", "eta_max")}
+
+
+#: Where each SGRID location lies on the staggered grid (the output reference's column).
+LOCATIONS = {"face": "cell centres", "edge1": "vertical faces (x_face, y)",
+             "edge2": "horizontal faces (x, y_face)"}
+
+
+def variable_reference(path: str | Path) -> str:
+    """Markdown table of every variable of a run file: dimensions, where it lives on the
+    grid, units and meaning (docs/guide/output.md holds it; a test keeps the two equal)."""
+    rows = ["| variable | dimensions | on the grid | units | meaning |", "|---|---|---|---|---|"]
+    with netCDF4.Dataset(run_path(path)) as ds:
+        for name, var in ds.variables.items():
+            loc = getattr(var, "location", None)
+            where = LOCATIONS.get(loc, "") if loc else ("SGRID topology" if name == "grid"
+                                                         else "")
+            meaning = getattr(var, "long_name", "")
+            rows.append(f"| `{name}` | {', '.join(var.dimensions) or '-'} | {where or '-'} | "
+                        f"{getattr(var, 'units', '-')} | {meaning} |")
+    return "\n".join(rows) + "\n"
