@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -162,13 +162,34 @@ def check_run_file(path: Path) -> int:
         raise CorruptFile(f"{path}: unreadable or truncated NetCDF file ({exc})") from None
 
 
-def setup(directory: Path, preset_name: str, n: int | None, seed: int,
-          paper_sets: bool, refine=None) -> tuple[Campaign, dict]:
-    """Create or reopen a campaign; a rerun must name the same settings. refine: a
-    campaign_refine.RefinePlan (the runs start from another campaign's snapshots)."""
+#: What a campaign's box may span (the namelist's own limits on q, gamma and beta)
+BOX_LIMITS = {"q": (0.0, 1e4), "gamma": (1.0, 1e12), "beta": (1.0, 1e6)}
+
+
+def campaign_preset(preset_name: str, box: dict | None = None) -> CampaignPreset:
+    """The preset, with its (Q, gamma, beta) box replaced where `box` gives a range
+    ({'q': (lo, hi), ...}): a campaign over a user's own parameter box."""
     if preset_name not in PRESETS:
         raise ConfigError(f"--preset {preset_name!r}: allowed " + ", ".join(PRESETS))
     preset = PRESETS[preset_name]
+    for key, rng in (box or {}).items():
+        lo, hi = (float(v) for v in rng)
+        a, b = BOX_LIMITS[key]
+        if not a <= lo < hi <= b:
+            raise ConfigError(f"--{key} {lo:g},{hi:g}: allowed {a:g} <= low < high <= {b:g}")
+        preset = replace(preset, **{key: (lo, hi)})
+    return preset
+
+
+def setup(directory: Path, preset_name: str, n: int | None, seed: int,
+          paper_sets: bool, refine=None, box: dict | None = None) -> tuple[Campaign, dict]:
+    """Create or reopen a campaign; a rerun must name the same settings. refine: a
+    campaign_refine.RefinePlan (the runs start from another campaign's snapshots); box:
+    ranges of q, gamma, beta in place of the preset's."""
+    preset = campaign_preset(preset_name, box)
+    if box and (refine is not None or paper_sets):
+        raise ConfigError("--q/--gamma/--beta set the box of sampled parameters: not with "
+                          "--refine or --paper-sets")
     directory = Path(directory)
     meta = {"preset": preset_name, "seed": seed, "paper_sets": paper_sets,
             "n_sims": n or preset.n_sims, "box": {"Q": preset.q, "gamma": preset.gamma,
@@ -189,8 +210,9 @@ def setup(directory: Path, preset_name: str, n: int | None, seed: int,
     mfile = directory / "campaign.json"
     if mfile.is_file():
         old = json.loads(mfile.read_text())
-        for k in ("preset", "seed", "paper_sets", "n_sims", "refine"):
-            if old.get(k) != meta.get(k):
+        now = json.loads(json.dumps(meta))          # as stored: tuples are lists there
+        for k in ("preset", "seed", "paper_sets", "n_sims", "refine", "box"):
+            if old.get(k) != now.get(k):
                 raise ConfigError(f"{directory} holds a campaign with {k} = {old.get(k)!r}, "
                                   f"not {meta.get(k)!r}: choose another --out")
     return Campaign(directory, preset_name, seed, sims), meta
@@ -199,13 +221,14 @@ def setup(directory: Path, preset_name: str, n: int | None, seed: int,
 def run_campaign(directory, preset_name="laptop", base: _config.Config | None = None,
                  n: int | None = None, seed: int = 0, paper_sets: bool = False,
                  progress: bool = True, retry_failed: bool = False, comm=None,
-                 simulation_factory=None, echo=print, refine=None) -> Campaign:
+                 simulation_factory=None, echo=print, refine=None,
+                 box: dict | None = None) -> Campaign:
     from mpi4py import MPI
     comm = comm or MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
     from .lock import DirectoryLock, FolderBusy
-    camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets, refine)
-    preset = PRESETS[preset_name]
+    camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets, refine, box)
+    preset = campaign_preset(preset_name, box)
     base = base or _config.defaults()
     lock, busy = None, None
     if rank == 0:
@@ -227,7 +250,8 @@ def run_campaign(directory, preset_name="laptop", base: _config.Config | None = 
 def run_array_task(directory, index: int, preset_name="laptop",
                    base: _config.Config | None = None, n: int | None = None, seed: int = 0,
                    paper_sets: bool = False, retry_failed: bool = False, progress: bool = True,
-                   simulation_factory=None, echo=print, refine=None) -> Campaign:
+                   simulation_factory=None, echo=print, refine=None,
+                   box: dict | None = None) -> Campaign:
     """One simulation of a campaign, the index-th (0-based) in its order: a scheduler's job
     array runs the whole campaign, one array task per simulation, all on one folder.
 
@@ -238,7 +262,7 @@ def run_array_task(directory, index: int, preset_name="laptop",
     second stops with one line, recording nothing). Every task rewrites index.csv from the
     status files, atomically, when it ends."""
     from .simulation import Simulation  # noqa: F401  (import errors before any writing)
-    camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets, refine)
+    camp, meta = setup(Path(directory), preset_name, n, seed, paper_sets, refine, box)
     if not 0 <= index < len(camp.sims):
         raise ConfigError(f"--array-index {index}: allowed 0..{len(camp.sims) - 1} (this "
                           f"campaign has {len(camp.sims)} simulations)")
@@ -249,7 +273,8 @@ def run_array_task(directory, index: int, preset_name="laptop",
         from tqdm import tqdm
         bar = tqdm(total=1, desc=f"campaign task {index}", unit="sim", dynamic_ncols=True)
     try:
-        _run_mine(camp, [camp.sims[index]], PRESETS[preset_name], base or _config.defaults(),
+        _run_mine(camp, [camp.sims[index]], campaign_preset(preset_name, box),
+                  base or _config.defaults(),
                   bar, retry_failed, simulation_factory, echo, 0, refine)
     finally:
         write_index(camp)

@@ -86,6 +86,10 @@ def _add_campaign(sub):
     p.add_argument("--paper-sets", action="store_true",
                    help="run the study's 130 parameter sets (with --preset paper)")
     p.add_argument("--retry-failed", action="store_true", help="run failed simulations again")
+    for key, what in (("q", "Q"), ("gamma", "gamma"), ("beta", "beta")):
+        p.add_argument(f"--{key}", type=_float_pair, default=None, metavar="LO,HI",
+                       help=f"sample {what} in LO..HI instead of the preset's range (your own "
+                            "box; gamma and beta log-uniform, Q uniform)")
     p.add_argument("--array-index", type=int, default=None, metavar="I",
                    help="run only the I-th simulation (0-based): one task of a scheduler's "
                         "job array, e.g. --array-index $SLURM_ARRAY_TASK_ID "
@@ -99,6 +103,15 @@ def _add_campaign(sub):
     p.add_argument("--steps", type=int, default=1000,
                    help="with --refine: steps of each fine run (default 1000)")
     p.add_argument("--no-progress", action="store_true")
+
+
+def _float_pair(text: str) -> tuple[float, float]:
+    """argparse type of --q/--gamma/--beta: '1e5,1e7' -> (1e5, 1e7)."""
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LO,HI") from None
+    return lo, hi
 
 
 def _int_list(text: str) -> list[int]:
@@ -390,16 +403,18 @@ def cmd_campaign(args) -> int:
         from .campaign_refine import RefinePlan
         refine = RefinePlan(args.refine, args.starts, args.steps, args.seed)
     out = args.out or f"campaign-{args.preset}"
+    box = {k: getattr(args, k) for k in ("q", "gamma", "beta") if getattr(args, k)}
     if args.array_index is not None:
         camp = campaign.run_array_task(out, args.array_index, args.preset, base, n=args.n,
                                        seed=args.seed, paper_sets=args.paper_sets,
                                        retry_failed=args.retry_failed,
-                                       progress=not args.no_progress, refine=refine)
+                                       progress=not args.no_progress, refine=refine, box=box)
     else:
         camp = campaign.run_campaign(out, args.preset, base, n=args.n, seed=args.seed,
                                      paper_sets=args.paper_sets,
                                      progress=not args.no_progress,
-                                     retry_failed=args.retry_failed, refine=refine)
+                                     retry_failed=args.retry_failed, refine=refine,
+                                     box=box)
     from mpi4py import MPI
     if MPI.COMM_WORLD.Get_rank() == 0:
         rows = campaign.read_index(camp.directory)

@@ -255,3 +255,25 @@ def test_an_array_index_outside_the_campaign_is_refused(tmp_path):
     p = _array_task(tmp_path / "x", 6)
     so, se = p.communicate(timeout=120)
     assert p.returncode == 2 and "--array-index 6: allowed 0..5" in se
+
+
+def test_a_campaign_over_your_own_box(tmp_path):
+    """--q/--gamma/--beta replace the preset's ranges: the draws lie in the new box, the
+    box is recorded (and reaches a model trained on the campaign); another box on the same
+    folder is refused; a box out of the namelist's limits is a one-line error."""
+    from pymantle.campaign import setup
+    camp, meta = setup(tmp_path / "b", "laptop", 200, 3, False,
+                       box={"q": (0.0, 2.0), "gamma": (1e7, 1e9)})
+    q = np.array([s.Q for s in camp.sims])
+    g = np.array([s.gamma for s in camp.sims])
+    b = np.array([s.beta for s in camp.sims])
+    assert 0.0 <= q.min() and q.max() <= 2.0 and q.max() > 1.5
+    assert 1e7 <= g.min() and g.max() <= 1e9 and np.log10(g).std() > 0.4
+    assert 3.0 <= b.min() and b.max() <= 30.0                    # the preset's beta
+    assert meta["box"]["gamma"] == (1e7, 1e9)
+    run_campaign(tmp_path / "c", "ci", n=3, box={"q": (0.0, 2.0)}, progress=False)
+    assert all(r["Q"] <= 2.0 for r in read_index(tmp_path / "c"))
+    with pytest.raises(campaign.ConfigError, match="box"):
+        run_campaign(tmp_path / "c", "ci", n=3, box={"q": (0.0, 3.0)}, progress=False)
+    with pytest.raises(campaign.ConfigError, match=r"--gamma 0,10: allowed 1 <= low"):
+        setup(tmp_path / "d", "ci", None, 0, False, box={"gamma": (0.0, 10.0)})
