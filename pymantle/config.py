@@ -152,7 +152,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
                         "(coarse stream-function Galerkin solve with memory, no network: the "
                         "non-ML baseline of the correction below)"),
         "every": Field(int, 1, _range(1, 10**6), "1..1e6",
-                       "solve Stokes (solver = 'surrogate': run the network) every N steps "
+                       "solve Stokes (solver = 'surrogate': run the network and its "
+                       "correction) every N steps "
                        "and reuse the velocities between (momentum skipping; the study's "
                        "baseline uses 100), or extrapolate them (extrapolate)"),
         "extrapolate": Field(bool, False, None, ".true. or .false.",

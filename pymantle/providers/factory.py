@@ -74,11 +74,11 @@ def make_provider(cfg: Config, grid: Grid, comm=None) -> VelocityProvider:
         nodes = _correction_nodes(st, grid) if st["correction"] == "galerkin" else 0
         surrogate = SurrogateProvider(grid, cfg["physics"], _model_file(st, grid),
                                       st["autocast"])
-        if st["every"] > 1:         # the network every N steps (extrapolated between)
-            surrogate = SkipProvider(surrogate, st["every"], st["extrapolate"])
         if st["correction"] == "galerkin":
             surrogate = GalerkinCorrectedProvider(surrogate, grid, cfg["physics"]["ra"], nodes,
                                                   st["correction_memory"])
+        if st["every"] > 1:         # the learned step (network, correction) every N steps,
+            surrogate = SkipProvider(surrogate, st["every"], st["extrapolate"])  # extrapolated
         return _warm(cfg, grid, surrogate, comm)
     prov: VelocityProvider = StokesProvider(
         grid, cfg["physics"]["ra"], method, comm=comm, rtol=st["rtol"],
