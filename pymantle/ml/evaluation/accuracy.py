@@ -100,16 +100,24 @@ def summary(rows: list[dict], vigorous: float = 1.0) -> dict:
             "rel_l2_worst_vigorous": max((r["rel_l2_median"] for r in vig), default=nan)}
 
 
+def _campaign_grid(campaign) -> str:
+    """The grid preset a campaign ran on (its campaign.json's preset)."""
+    import json
+    from ...campaign import PRESETS
+    return PRESETS[json.loads((Path(campaign) / "campaign.json").read_text())["preset"]].grid
+
+
 def main(argv=None) -> int:
     from ...providers import shipped_model
     from ...grid import Grid
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("campaign")
-    ap.add_argument("--model", help="model file (default: the shipped laptop model)")
+    ap.add_argument("--model", help="model file (default: the one shipped for the "
+                                    "campaign's grid)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--out", help="CSV of the per-run rows")
     a = ap.parse_args(argv)
-    model = a.model or shipped_model(Grid.from_preset("laptop"))
+    model = a.model or shipped_model(Grid.from_preset(_campaign_grid(a.campaign)))
     rows = accuracy(a.campaign, model, a.split)
     for r in rows:
         print(f"sim {r['sim']:3d}  Q {r['Q']:5.2f}  gamma {r['gamma']:.2e}  beta {r['beta']:5.1f}"
