@@ -210,6 +210,9 @@ def _add_evaluate(sub):
     p.add_argument("--from-campaign", action="store_true",
                    help="start each run from the last snapshot of the campaign's run, "
                         "interpolated onto --grid (a developed state), not the hot start")
+    p.add_argument("--reference-steps", type=int, default=None, metavar="N",
+                   help="the direct run takes N steps (no end time); the others run to the "
+                        "time it reached")
     p.add_argument("--out", default="evaluation")
     p.add_argument("--stability", type=int, metavar="STEPS",
                    help="instead: run the surrogate alone for STEPS steps on each simulation "
@@ -477,7 +480,8 @@ def cmd_evaluate(args) -> int:
     res = evaluate(args.campaign, args.out, tuple(args.providers.split(",")), args.split,
                    args.sims, args.end_time, args.max_steps, args.model, args.skip,
                    guard_tol=args.guard_tol, every=args.every, grid=args.grid,
-                   from_campaign=args.from_campaign)
+                   from_campaign=args.from_campaign,
+                   reference_steps=args.reference_steps)
     print(open(f"{args.out}/results.md").read(), end="")
     print(f"{len(res)} runs; tables and figures in {args.out}/")
     return 0

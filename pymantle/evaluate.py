@@ -201,12 +201,13 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
              split="test", sims=None, end_time=0.05, max_steps=10**6, model=None, skip=100,
              snapshot_every=50, base: _config.Config | None = None, specs=None,
              grid_preset=None, modify=None, echo=print, guard_tol=0.1, every=4,
-             grid=None, from_campaign=False) -> list[dict]:
+             grid=None, from_campaign=False, reference_steps=None) -> list[dict]:
     """Run every provider for every spec (default: the campaign's test split) and compare
     each with the direct solver. `modify(cfg)` adjusts each run's configuration (the
     unseen scenarios use it). grid: a grid preset other than the campaign's; with
     from_campaign every run starts from its campaign run's last snapshot, interpolated
-    onto that grid (a developed state), instead of the hot start."""
+    onto that grid (a developed state), instead of the hot start; reference_steps: the
+    direct run takes that many steps, the others run to the time it reached."""
     from .lock import DirectoryLock
     out = Path(out)
     bad = [p for p in providers if p not in PROVIDERS]
@@ -229,9 +230,19 @@ def evaluate(campaign_dir, out="evaluation", providers=("direct", "skip", "surro
     with DirectoryLock(out, "evaluation folder"):        # everything checked: now write
         results = [row for spec in specs for row in _evaluate_spec(
             spec, providers, out, end_time, max_steps, model, skip, snapshot_every,
-            grid_preset, guard_tol, base, modify, echo, every)]
+            grid_preset, guard_tol, base, modify, echo, every, reference_steps)]
         write_tables(results, out)
     return results
+
+
+#: The end time of a reference run that is limited by its number of steps instead
+REFERENCE_HORIZON = 1e3
+
+
+def _final_time(run) -> float:
+    from .output import open_run
+    with open_run(run) as ds:
+        return float(ds["history_time"][-1])
 
 
 def _started_from_campaign(campaign_dir, modify=None):
@@ -251,14 +262,21 @@ def _started_from_campaign(campaign_dir, modify=None):
 
 
 def _evaluate_spec(spec, providers, out, end_time, max_steps, model, skip, snapshot_every,
-                   grid_preset, guard_tol, base, modify, echo, every=4) -> list[dict]:
-    """Every provider's run of one simulation, compared with its direct run."""
+                   grid_preset, guard_tol, base, modify, echo, every=4,
+                   reference_steps=None) -> list[dict]:
+    """Every provider's run of one simulation, compared with its direct run. With
+    reference_steps the direct run takes that many steps and the others run to the time
+    it reached (equal simulated time, whatever their step sizes)."""
     from .output import open_run
     from .simulation import BlowUp, Simulation
     results = []
     runs = {}
     for prov in ("direct", *[p for p in providers if p != "direct"]):
-        cfg = provider_config(base, spec, prov, out, end_time, max_steps, model, skip,
+        t_end, n_max = end_time, max_steps
+        if reference_steps:
+            t_end, n_max = ((REFERENCE_HORIZON, reference_steps) if prov == "direct" else
+                            (_final_time(runs["direct"]), 10**7))
+        cfg = provider_config(base, spec, prov, out, t_end, n_max, model, skip,
                               snapshot_every, grid_preset, guard_tol, every)
         if modify is not None:
             modify(cfg, spec) if getattr(modify, "takes_spec", False) else modify(cfg)

@@ -270,3 +270,31 @@ def test_prefetching_the_next_step_changes_nothing(tmp_path, tiny_model):
     assert float(np.abs(a["Vrms"].values[3:]).min()) > 0     # there is a flow to get wrong
     a.close()
     b.close()
+
+
+def test_evaluate_on_a_finer_grid_from_the_campaigns_states(tmp_path, tiny_model):
+    """--grid and --from-campaign: every run starts from its campaign run's last snapshot,
+    interpolated onto the other grid; with reference_steps the direct run takes that many
+    steps and the others stop at the time it reached. Extrapolated skipping is closer to
+    the reference than plain skipping, at the same number of solves."""
+    from pymantle.evaluate import evaluate
+    from pymantle.output import interpolate_temperature
+    camp = tiny_model.parent.parent / "ci"
+    res = evaluate(camp, tmp_path / "fine", ("direct", "skip", "skip-extrapolate"), "test",
+                   grid="laptop", from_campaign=True, reference_steps=40, skip=8,
+                   snapshot_every=10)
+    by = {r["provider"]: r for r in res}
+    assert by["direct"]["steps"] == 41                    # steps 0..40 in the history
+    ref = open_run(next((tmp_path / "fine").glob("*-direct")) / "run.nc")
+    sim = int(res[0]["sim"])
+    coarse = open_run(camp / "sims" / f"sim-{sim:04d}")
+    grid = make_config(tmp_path, "grid.preset='laptop'").grid()
+    np.testing.assert_array_equal(ref["T"].values[0],
+                                  interpolate_temperature(coarse["T"].values[-1], grid))
+    t_ref = float(ref["history_time"][-1])
+    for prov in ("skip", "skip-extrapolate"):
+        run = open_run(next((tmp_path / "fine").glob(f"*-{prov}-8")) / "run.nc")
+        assert float(run["history_time"][-1]) == pytest.approx(t_ref, rel=1e-12)
+        assert by[prov]["direct_fraction"] == pytest.approx(by["skip"]["direct_fraction"],
+                                                            abs=0.05)
+    assert by["skip-extrapolate"]["mean_T_mae"] < by["skip"]["mean_T_mae"]
