@@ -83,7 +83,8 @@ class RefinePlan:
         interpolated, and the step limit (no steady-state test: a fixed stretch)."""
         run, snap = self.start(spec.sim)
         ini = cfg["initial"]
-        ini["kind"], ini["file"], ini["snapshot"], ini["interpolate"] = "restart", str(run), snap, True
+        ini["kind"], ini["file"] = "restart", str(run)
+        ini["snapshot"], ini["interpolate"] = snap, True
         tm = cfg["time"]
         tm["max_steps"], tm["stat_window"] = self.steps, 0.0
         if self.snapshot_every:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -69,9 +68,11 @@ DOCUMENTED = documented()
 
 def test_every_documented_command_has_a_small_form():
     missing = sorted({c for _, c in DOCUMENTED["bash"] if c not in COMMANDS})
-    assert not missing, "add to COMMANDS (tests/test_documented_commands.py):\n" + "\n".join(missing)
+    assert not missing, ("add to COMMANDS (tests/test_documented_commands.py):\n"
+                         + "\n".join(missing))
     stale = sorted(set(COMMANDS) - {c for _, c in DOCUMENTED["bash"]})
-    assert not stale, "no page documents these any more: drop them from COMMANDS:\n" + "\n".join(stale)
+    assert not stale, ("no page documents these any more: drop them from COMMANDS:\n"
+                       + "\n".join(stale))
 
 
 @pytest.fixture(scope="module")
