@@ -439,9 +439,11 @@ SCENARIOS = {
 
 
 def scenario(name, campaign_dir, model, out=None, sims=None, end_time=0.05, max_steps=10**6,
-             profile_file=None, providers=("direct", "surrogate"), echo=print):
-    """One of the study's unseen scenarios (docs/theory.md section 7): the reference and the surrogate
-    on the campaign's test simulations (or explicit parameters) with the scenario's change."""
+             profile_file=None, providers=("direct", "surrogate"), echo=print, skip=100):
+    """One of the study's unseen scenarios (docs/theory.md section 7): the reference and the
+    surrogate (and other providers) on the campaign's test simulations (or explicit
+    parameters) with the scenario's change. profile_file may hold '{sim}', the simulation
+    number (a predicted profile per simulation)."""
     if name not in SCENARIOS:
         raise ConfigError(f"scenario {name!r}: allowed {', '.join(SCENARIOS)}")
     desc, changes, t_end = SCENARIOS[name]
@@ -453,15 +455,16 @@ def scenario(name, campaign_dir, model, out=None, sims=None, end_time=0.05, max_
     if sims is None and name != "extrapolate":
         specs = specs[:1]
 
-    def modify(cfg):
+    def modify(cfg, spec):
         for (g, k), v in changes.items():
             cfg[g][k] = v
-        if name == "profile":
-            cfg["initial"]["file"] = str(profile_file)
+        if name == "profile":             # '{sim}' in the name: one profile per simulation
+            cfg["initial"]["file"] = str(profile_file).replace("{sim}", str(spec.sim))
+    modify.takes_spec = True
     echo(f"scenario {name}: {desc}")
-    return evaluate(campaign_dir, out or f"scenario-{name}", providers, end_time=t_end or end_time,
-                    max_steps=max_steps, model=model, specs=specs, grid_preset=grid_preset,
-                    modify=modify, echo=echo)
+    return evaluate(campaign_dir, out or f"scenario-{name}", providers,
+                    end_time=t_end or end_time, max_steps=max_steps, model=model, specs=specs,
+                    grid_preset=grid_preset, modify=modify, echo=echo, skip=skip)
 
 
 def write_tables(results, out: Path):
