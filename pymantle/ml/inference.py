@@ -136,13 +136,16 @@ def capture_graph(forward):
 
 def training_box(payload) -> dict:
     """{'Q': (lo, hi), 'gamma': (lo, hi), 'beta': (lo, hi)} a model was trained in: the box
-    of its campaign where the file records it, else its training split's ranges."""
+    of its campaign where the file records it, else its training split's ranges widened
+    by a tenth of their width (in log10 for gamma and beta)."""
     box = payload.get("training", {}).get("box")
     if box:
         return {k: (float(box[k][0]), float(box[k][1])) for k in ("Q", "gamma", "beta")}
-    n = payload["normalisation"]
-    return {"Q": tuple(n["q"]), "gamma": tuple(10.0 ** np.asarray(n["log_gamma"])),
-            "beta": tuple(10.0 ** np.asarray(n["log_beta"]))}
+    n = payload["normalisation"]      # the training runs' own extremes, widened by 10 % (they
+    widen = lambda lo, hi: (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))  # noqa: E731
+    return {"Q": widen(*n["q"]),       # lie inside the sampled box)
+            "gamma": tuple(float(g) for g in 10.0 ** np.asarray(widen(*n["log_gamma"]))),
+            "beta": tuple(float(b) for b in 10.0 ** np.asarray(widen(*n["log_beta"])))}
 
 
 def outside_box(physics: dict, box: dict, rtol: float = 1e-6) -> list[str]:
