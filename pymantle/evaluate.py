@@ -76,6 +76,7 @@ PROVIDER_SETTINGS = {
                                  "correction_memory": True, "guard_tol": "GUARD"},
     # the README's first command: configs/hybrid.nml's &stokes group (a test holds them equal)
     "hybrid": HYBRID,
+    "hybrid-every": {**HYBRID, "every": "EVERY", "extrapolate": True},
 }
 PROVIDERS = tuple(PROVIDER_SETTINGS)
 

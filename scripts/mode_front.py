@@ -43,8 +43,11 @@ MODES = {
     "surrogate-every-2": ("surrogate-every", {"every": 2}),
     "surrogate-every-4": ("surrogate-every", {"every": 4}),
     "hybrid": ("hybrid", {}),
+    "hybrid-every-2": ("hybrid-every", {"every": 2}),
+    "hybrid-every-4": ("hybrid-every", {"every": 4}),
 }
-NETWORK = ("surrogate", "surrogate-every-2", "surrogate-every-4", "hybrid")
+NETWORK = ("surrogate", "surrogate-every-2", "surrogate-every-4", "hybrid", "hybrid-every-2",
+           "hybrid-every-4")
 METRICS = ("profile_mae", "mean_T_mae")
 
 
