@@ -122,3 +122,59 @@ def test_a_run_outside_the_training_box_says_so_in_one_line(capsys, one_torch_th
     SurrogateProvider(g, {**base, "gamma": 3e6}, str(MODEL))
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "gamma = 3e+06" in err[0] and "outside the box" in err[0]
+
+
+# -- the paper-grid network (pymantle/models/paper.pt, docs/models/paper.md) ------------------
+
+PAPER_MODEL = MODEL.parent / "paper.pt"
+PAPER_DATA = Path(__file__).parent / "data" / "paper_test_snapshots.npz"
+PAPER = {"nx": 504, "ny": 126, "aspect": 4.0}
+PAPER_SHA256 = "56c8ff448ab70822c4bc7a18ca82211207f19ab09a798df70f4a10f0278b4085"
+# Measured at shipping, 2026-12-07, on two test-split snapshots of the refined campaign (fine
+# runs of 500 steps from laptop test runs 41 and 5; labels: direct solves): relative L2
+# 0.026 / 0.033, energy-norm error 0.099 / 0.159, correlation 0.9997 / 0.9995. The laptop
+# network applied to this grid as it is scores 0.4-2.5 in L2 on such fields.
+PAPER_MAX_REL_L2, PAPER_MAX_ENERGY = 0.06, 0.25
+
+
+def test_paper_model_is_the_documented_two_grid_network():
+    payload = load_model_file(PAPER_MODEL, expect_grid=PAPER)
+    assert payload["sha256"] == PAPER_SHA256
+    assert payload["model"]["class"] == "TwoGridUNet"
+    assert tuple(payload["model"]["config"]["coarse_shape"]) == (32, 128)
+    tr = payload["training"]
+    assert tr["recipe"] == "two_grid" and tr["campaign"].endswith("campaign-paper-refined")
+    assert tr["box"] == {"Q": [0.0, 10.0], "gamma": [1e5, 1e6], "beta": [3.0, 30.0]}
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_paper_model_predicts_the_solver_velocities_on_unseen_fine_snapshots(k, one_torch_thread):
+    from pymantle.ml.evaluation.accuracy import dissipation
+    from pymantle.physics import corner_viscosity, viscosity
+    from pymantle.providers import SurrogateProvider
+    z = np.load(PAPER_DATA)
+    sim, q, gamma, beta, _ = z[f"params{k}"]
+    g = Grid(**PAPER)
+    _, y = g.centres()
+    T = z[f"T{k}"].astype(float)
+    ph = {"q": q, "gamma": gamma, "beta": beta, "eta_min": 0.0, "eta_max": 0.0, "ra": 1.0}
+    eta_c = viscosity(T, y, gamma, beta)
+    eta_n = corner_viscosity(eta_c)
+    u, v, _, _ = SurrogateProvider(g, ph, str(PAPER_MODEL)).velocities(0, T, eta_c, eta_n)
+    ur, vr = z[f"u{k}"].astype(float), z[f"v{k}"].astype(float)
+    err = np.sqrt((np.sum((u - ur) ** 2) + np.sum((v - vr) ** 2))
+                  / (np.sum(ur ** 2) + np.sum(vr ** 2)))
+    energy = np.sqrt(dissipation(u - ur, v - vr, eta_c, eta_n, g.dx, 1 / g.ny)
+                     / dissipation(ur, vr, eta_c, eta_n, g.dx, 1 / g.ny))
+    assert err < PAPER_MAX_REL_L2, (int(sim), err)
+    assert energy < PAPER_MAX_ENERGY, (int(sim), energy)
+
+
+def test_surrogate_on_the_paper_grid_defaults_to_the_paper_model(tmp_path, one_torch_thread):
+    from pymantle.simulation import Simulation
+    cfg = make_config(tmp_path, "grid.preset='paper'", "stokes.solver='surrogate'",
+                      "time.max_steps=4", "time.end_time=1.0")
+    sim = Simulation(cfg)
+    assert type(sim.provider.then.model).__name__ == "TwoGridUNet"     # after the warm-up
+    res = sim.run()
+    assert res.steps == 4 and res.final["Vrms"] > 0
