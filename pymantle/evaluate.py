@@ -38,9 +38,12 @@ import numpy as np
 from . import config as _config
 from .config import ConfigError
 
-#: The &stokes group of configs/hybrid.nml, the README's first command
+#: The network with its Galerkin correction and a direct solve every 20 steps
 HYBRID = {"solver": "surrogate", "correction": "galerkin", "correction_memory": True,
           "refresh_every": 20}
+#: The &stokes group of configs/hybrid.nml, the README's first command: HYBRID with the
+#: learned step (network and correction) every 3rd step, extrapolated in between
+FIRST_COMMAND = {**HYBRID, "every": 3, "extrapolate": True}
 
 #: PETSc's reuse of earlier solutions as the Krylov solvers' initial guess (KSPGuess): the
 #: projection onto the last solutions (Fischer 1998) and their POD with a Galerkin solve
@@ -74,9 +77,10 @@ PROVIDER_SETTINGS = {
     "galerkin-guard": {"solver": "galerkin", "guard_tol": "GUARD"},
     "surrogate-galerkin-guard": {"solver": "surrogate", "correction": "galerkin",
                                  "correction_memory": True, "guard_tol": "GUARD"},
-    # the README's first command: configs/hybrid.nml's &stokes group (a test holds them equal)
     "hybrid": HYBRID,
     "hybrid-every": {**HYBRID, "every": "EVERY", "extrapolate": True},
+    # the README's first command: configs/hybrid.nml's &stokes group (a test holds them equal)
+    "first-command": FIRST_COMMAND,
 }
 PROVIDERS = tuple(PROVIDER_SETTINGS)
 

@@ -5,11 +5,13 @@ and the whole round is repeated; the figure per mode is the median over the roun
 mean time per step (the loop's wall time over N steps: velocities, energy step,
 diagnostics, output), and its ratio to MUMPS's in the same round.
 
-Modes (namelist settings over the case): direct (MUMPS every step), surrogate (the
-network every step), surrogate-every-N (the network every N steps, extrapolated in
-between), hybrid (configs/hybrid.nml: the network, its Galerkin correction, MUMPS every
-20 steps), hybrid-every-N (the same, the learned step every N steps), skip-N (MUMPS every N
-steps), galerkin-refresh-20 (the Galerkin solver, MUMPS every 20).
+Modes (namelist settings over the case): direct (MUMPS every step), lagged, lagged-fischer,
+lagged-pod (GMRES preconditioned by the last factorisation; with PETSc's initial guesses
+from earlier solutions), surrogate (the network every step), surrogate-every-N (the network
+every N steps, extrapolated in between), hybrid (the network, its Galerkin correction,
+MUMPS every 20 steps), hybrid-every-N (the same, the learned step every N steps), skip-N
+(MUMPS every N steps), skip-extrapolate-N (extrapolated between), galerkin-refresh-N (the
+Galerkin solver, MUMPS every N), first-command (configs/hybrid.nml: hybrid-every-3).
 
     python scripts/bench_time_loop.py --grid laptop [--steps 100] [--rounds 3]
         [--start RUN.nc] [--model FILE] [--modes direct,surrogate,...] [--out docs/bench]
@@ -29,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from benchlib import add_out_argument, md_table, record  # noqa: E402
 from pymantle import config  # noqa: E402
-from pymantle.evaluate import HYBRID  # noqa: E402
+from pymantle.evaluate import FIRST_COMMAND, HYBRID  # noqa: E402
 from pymantle.simulation import Simulation  # noqa: E402
 
 
@@ -48,12 +50,19 @@ def mode_settings(name: str) -> list[str]:
         return ["stokes.solver='surrogate'"]
     if name == "hybrid":
         return _stokes(HYBRID)
+    if name == "first-command":
+        return _stokes(FIRST_COMMAND)
     if head == "surrogate-every":
         return ["stokes.solver='surrogate'", f"stokes.every={n}", "stokes.extrapolate=.true."]
     if head == "hybrid-every":
         return _stokes(HYBRID) + [f"stokes.every={n}", "stokes.extrapolate=.true."]
     if head == "skip":
         return [f"stokes.every={n}"]
+    if head == "skip-extrapolate":
+        return [f"stokes.every={n}", "stokes.extrapolate=.true."]
+    if name in ("lagged", "lagged-fischer", "lagged-pod"):
+        from pymantle.evaluate import PROVIDER_SETTINGS
+        return _stokes(PROVIDER_SETTINGS[name])
     if head == "galerkin-refresh":
         return ["stokes.solver='galerkin'", f"stokes.refresh_every={n}"]
     raise SystemExit(f"unknown mode {name!r}")
@@ -77,9 +86,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--start", help="run file whose last snapshot starts every mode")
     ap.add_argument("--model", help="the network's model file (default: the shipped one)")
-    ap.add_argument("--modes", default="direct,surrogate,surrogate-every-2,surrogate-every-4,"
-                                       "hybrid,hybrid-every-4,skip-10,skip-100,"
-                                       "galerkin-refresh-20")
+    ap.add_argument("--modes", default="direct,lagged,lagged-fischer,lagged-pod,skip-10,"
+                                       "skip-100,skip-extrapolate-10,skip-extrapolate-100,"
+                                       "galerkin-refresh-20,galerkin-refresh-100,surrogate,"
+                                       "surrogate-every-2,surrogate-every-4,hybrid,"
+                                       "hybrid-every-2,first-command,hybrid-every-4")
     add_out_argument(ap)
     a = ap.parse_args()
     modes = a.modes.split(",")

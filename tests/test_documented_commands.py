@@ -152,3 +152,14 @@ def test_documented_namelist_loads(page, text, tmp_path):
     path = tmp_path / "doc.nml"
     path.write_text(text)
     config.load(path)
+
+
+def test_the_first_commands_namelist_is_the_evaluated_first_command():
+    """configs/hybrid.nml (the README's first command) is what the evaluation and the
+    benchmarks measure as 'first-command'."""
+    from pymantle import config
+    from pymantle.evaluate import PROVIDER_SETTINGS
+    cfg = config.load(ROOT / "configs" / "hybrid.nml")
+    expected = config.defaults()
+    expected["stokes"].update(PROVIDER_SETTINGS["first-command"])
+    assert cfg["stokes"] == expected["stokes"]
