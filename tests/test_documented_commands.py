@@ -163,3 +163,13 @@ def test_the_first_commands_namelist_is_the_evaluated_first_command():
     expected = config.defaults()
     expected["stokes"].update(PROVIDER_SETTINGS["first-command"])
     assert cfg["stokes"] == expected["stokes"]
+
+
+def test_the_fast_namelist_is_the_evaluated_fast_mode():
+    """configs/fast.nml is what the evaluation and the benchmarks measure as
+    'surrogate-every-4'."""
+    from pymantle import config
+    cfg = config.load(ROOT / "configs" / "fast.nml")
+    assert (cfg["stokes"]["solver"], cfg["stokes"]["every"], cfg["stokes"]["extrapolate"],
+            cfg["stokes"]["correction"], cfg["stokes"]["refresh_every"]) == (
+        "surrogate", 4, True, "none", 0)
