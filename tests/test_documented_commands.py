@@ -37,6 +37,132 @@ COMMANDS = {
     "bash scripts/setup.sh && .venv/bin/pymantle run configs/hybrid.nml":
         f"= .venv/bin/pymantle run configs/hybrid.nml {LAPTOP_SHORT} --out first",
     "bash scripts/setup.sh && .venv/bin/python -m pytest -q": "ci",
+    "bash scripts/setup.sh": "ci",
+    ".venv/bin/pymantle --help": "+ > /dev/null",
+    ".venv/bin/pymantle run --out reference": f"+ {CI} {SHORT} --overwrite",
+    ".venv/bin/pymantle run configs/fast.nml --out fast": f"+ {LAPTOP_SHORT}",
+    ".venv/bin/pymantle run --set physics.q=3 --set stokes.solver='lagged' --out q3":
+        f"+ {CI} {SHORT}",
+    ".venv/bin/pymantle run --set \"grid.preset='paper'\" --stokes surrogate "
+    "--set time.end_time=0.01 --out paper": f"+ {SHORT}",
+    "mpiexec -n 2 .venv/bin/pymantle run --out mpi": f"+ {CI} {SHORT}",
+    ".venv/bin/pymantle benchmark run blankenbach-1a --resolution 32":
+        "= .venv/bin/pymantle benchmark run blankenbach-1a --resolution 8 --no-progress "
+        "--out bb8",
+    # the guide
+    ".venv/bin/pymantle run configs/hybrid.nml --out hybrid": f"+ {LAPTOP_SHORT}",
+    ".venv/bin/pymantle run --stokes surrogate --out plain": f"+ {LAPTOP_SHORT}",
+    ".venv/bin/pymantle namelist": "+ > /dev/null",
+    ".venv/bin/pymantle run --stokes galerkin --set stokes.refresh_every=20 --out galerkin":
+        f"+ {CI} {SHORT}",
+    ".venv/bin/pymantle benchmark list": "+ > /dev/null",
+    ".venv/bin/pymantle benchmark run blankenbach-1a --resolution 64":
+        "= .venv/bin/pymantle benchmark run blankenbach-1a --resolution 16 --no-progress "
+        "--out bb16",
+    ".venv/bin/pymantle benchmark run blankenbach-2a --resolution 128 --start-from RUN64 "
+    "--stokes lagged --spinup-every 5 --steady-tol 1e-5":
+        "slow = .venv/bin/pymantle benchmark run blankenbach-2a --resolution 8 --no-progress "
+        "--out b2a8 && .venv/bin/pymantle benchmark run blankenbach-2a --resolution 16 "
+        "--start-from b2a8 --stokes lagged --spinup-every 5 --steady-tol 1e-5 --no-progress",
+    ".venv/bin/pymantle benchmark run blankenbach-2a --refine-walls 1.5 --resolution 64":
+        "slow = .venv/bin/pymantle benchmark run blankenbach-2a --refine-walls 1.5 "
+        "--resolution 16 --no-progress --out b2ar16",
+    ".venv/bin/python scripts/convergence_table.py blankenbach-1a:run-32 blankenbach-1a:run-64":
+        "= .venv/bin/pymantle benchmark run blankenbach-1a --resolution 8 --no-progress "
+        "--out run-8 && .venv/bin/python scripts/convergence_table.py --out records "
+        "blankenbach-1a:run-8 blankenbach-1a:run-8",
+    ".venv/bin/python scripts/bench_summary.py --write docs/bench/summary.md":
+        "= .venv/bin/python scripts/bench_summary.py --write summary.md",
+    ".venv/bin/python scripts/bench_summary.py --dir /tmp/my-records --host myhost":
+        "= mkdir -p my-records && cp docs/bench/bench_time_loop-*.json my-records/ && "
+        ".venv/bin/python scripts/bench_summary.py --dir my-records --host vm",
+    "export OPENBLAS_NUM_THREADS=1": "+",
+    ".venv/bin/pymantle campaign --preset laptop configs/campaign-galerkin-trajectories.nml "
+    "--out campaign-laptop --array-index \"$SLURM_ARRAY_TASK_ID\" --no-progress":
+        "= export SLURM_ARRAY_TASK_ID=2 && .venv/bin/pymantle campaign --preset ci "
+        "configs/campaign-galerkin-trajectories.nml --out campaign-array --array-index "
+        "\"$SLURM_ARRAY_TASK_ID\" --no-progress",
+    "OPENBLAS_NUM_THREADS=1 mpiexec -n 2 .venv/bin/pymantle campaign --preset paper --refine "
+    "campaign-laptop --starts 2 --steps 500 configs/campaign-galerkin-trajectories.nml "
+    "--out campaign-paper-refined":
+        "= OPENBLAS_NUM_THREADS=1 mpiexec -n 2 .venv/bin/pymantle campaign --preset laptop "
+        "--refine campaign-laptop --starts 1 --steps 4 "
+        "configs/campaign-galerkin-trajectories.nml --out campaign-refined --no-progress",
+    "OPENBLAS_NUM_THREADS=1 mpiexec -n 2 .venv/bin/pymantle campaign --preset laptop "
+    "--out campaign-laptop":
+        "= OPENBLAS_NUM_THREADS=1 mpiexec -n 2 .venv/bin/pymantle campaign --preset ci "
+        "--out campaign-ci --no-progress",
+    "OPENBLAS_NUM_THREADS=1 mpiexec -n 2 .venv/bin/pymantle campaign --preset laptop "
+    "configs/campaign-galerkin-trajectories.nml --out campaign-laptop":
+        "= OPENBLAS_NUM_THREADS=1 mpiexec -n 2 .venv/bin/pymantle campaign --preset ci "
+        "configs/campaign-galerkin-trajectories.nml --out campaign-ci-galerkin --no-progress",
+    ".venv/bin/python -m pymantle.ml.evaluation.accuracy campaign-laptop --split test "
+    "--out acc-test.csv": "= .venv/bin/python -m pymantle.ml.evaluation.accuracy "
+                          "campaign-laptop --split test --model train/model.pt "
+                          "--out acc-test.csv",
+    ".venv/bin/python -m pymantle.ml.evaluation.accuracy campaign-laptop --model "
+    "train/model.pt": "+",
+    ".venv/bin/pymantle evaluate campaign-laptop --providers direct,skip,surrogate "
+    "--end-time 0.1": "+ --model train/model.pt --max-steps 6 --skip 3 --out ev1",
+    ".venv/bin/pymantle evaluate campaign-laptop --providers direct,galerkin-refresh --skip 100 "
+    "--end-time 0.1": "+ --max-steps 6 --out ev2",
+    ".venv/bin/pymantle evaluate campaign-laptop --providers direct,surrogate-guard "
+    "--guard-tol 0.15": "+ --model train/model.pt --max-steps 6 --out ev3",
+    ".venv/bin/pymantle evaluate campaign-laptop --sims 41 --grid paper --from-campaign "
+    "--reference-steps 2000 --providers direct,skip,surrogate,first-command --out paper-rollouts":
+        "= .venv/bin/pymantle evaluate campaign-laptop --grid laptop --from-campaign "
+        "--reference-steps 6 --skip 3 --providers direct,skip,surrogate,first-command "
+        "--out fine-rollouts",
+    ".venv/bin/pymantle evaluate campaign-laptop --stability 10000":
+        "= .venv/bin/pymantle evaluate campaign-laptop --stability 5 --model train/model.pt "
+        "--out stab",
+    ".venv/bin/pymantle scenario eba campaign-laptop --model pymantle/models/laptop.pt":
+        "= .venv/bin/pymantle scenario eba campaign-laptop --model train/model.pt "
+        "--max-steps 5 --out sc-eba",
+    ".venv/bin/pymantle scenario decay campaign-laptop --model pymantle/models/laptop.pt":
+        "= .venv/bin/pymantle scenario decay campaign-laptop --model train/model.pt "
+        "--max-steps 5 --out sc-decay",
+    ".venv/bin/pymantle evaluate campaign-laptop --unet unet1.pt,unet3.pt":
+        "= .venv/bin/pymantle train campaign-laptop --recipe laptop --network unet1 --out u1 "
+        "--epochs 1 --samples-per-epoch 4 --val-samples 2 --no-progress && .venv/bin/pymantle "
+        "evaluate campaign-laptop --unet u1/model.pt --unet-steps 2 --out unet-eval",
+    ".venv/bin/pymantle xdmf run": "+",
+    # training
+    ".venv/bin/pymantle train campaign-laptop --out train-slim":
+        "+ --epochs 1 --samples-per-epoch 8 --val-samples 4 --no-progress",
+    "cp train-slim/model.pt pymantle/models/laptop.pt": "= cp train-slim/model.pt laptop-copy.pt",
+    ".venv/bin/pymantle train campaign-laptop --out train-slim60 --epochs 60 "
+    "--milestones 30,42,50,56":
+        "= .venv/bin/pymantle train campaign-laptop --out train-slim60 --epochs 1 "
+        "--milestones 30,42,50,56 --samples-per-epoch 8 --val-samples 4 --no-progress",
+    ".venv/bin/pymantle train campaign-paper-refined --recipe two_grid --init "
+    "train-slim60/model.pt --samples-per-epoch 256 --val-samples 64 --epochs 40 "
+    "--out train-paper":
+        "= .venv/bin/pymantle train campaign-refined --recipe two_grid --init "
+        "train-slim60/model.pt --samples-per-epoch 4 --val-samples 2 --epochs 1 "
+        "--width 4 --levels 2 --out train-paper --no-progress",
+    "cp train-paper/model.pt pymantle/models/paper.pt": "= cp train-paper/model.pt paper-copy.pt",
+    # the tutorial
+    ".venv/bin/pymantle namelist --check my-planet.nml": "+",
+    ".venv/bin/pymantle run my-planet.nml": f"+ {LAPTOP_SHORT} --overwrite",
+    ".venv/bin/pymantle run my-planet.nml --stokes surrogate --out my-planet-net":
+        f"+ {LAPTOP_SHORT} --overwrite",
+    ".venv/bin/python scripts/compare_runs.py my-planet my-planet-net --png "
+    "my-planet-net/compare.png": "+",
+    ".venv/bin/pymantle run my-planet.nml --stokes surrogate --out my-planet-fine --set "
+    "\"grid.preset='paper'\" --set \"initial.kind='restart'\" --set "
+    "\"initial.file='my-planet/run.nc'\" --set initial.interpolate=.true. "
+    "--set time.end_time=0.002": f"+ {SHORT}",
+    "mpiexec -n 2 .venv/bin/pymantle campaign --preset laptop --gamma 1e6,1e7 --beta 1,10 "
+    "configs/campaign-galerkin-trajectories.nml --out campaign-mine":
+        "= mpiexec -n 2 .venv/bin/pymantle campaign --preset ci --gamma 1e6,1e7 --beta 1,10 "
+        "configs/campaign-galerkin-trajectories.nml --out campaign-mine --no-progress",
+    ".venv/bin/pymantle train campaign-mine --out train-mine":
+        "+ --epochs 1 --samples-per-epoch 8 --val-samples 4 --width 4 --levels 2 --no-progress",
+    ".venv/bin/python -m pymantle.ml.evaluation.accuracy campaign-mine --model "
+    "train-mine/model.pt": "+",
+    ".venv/bin/pymantle run my-planet.nml --stokes surrogate --set "
+    "\"stokes.model='train-mine/model.pt'\" --out my-planet-mine": f"+ {CI} {SHORT}",
 }
 
 
@@ -85,7 +211,13 @@ def scratch(tmp_path_factory, ci_campaign_dir):
     (d / ".venv").symlink_to(Path(sys.prefix))
     (d / "campaign-laptop").symlink_to(ci_campaign_dir)
     env = _env()
-    _run(f".venv/bin/pymantle run {CI} {SHORT} --out run", d, env)
+    for folder in ("run", "reference"):           # what the Python blocks open
+        _run(f".venv/bin/pymantle run {CI} {SHORT} --out {folder}", d, env)
+    planet = next(t for p, t in DOCUMENTED["fortran"] if "my-planet" in t)
+    (d / "my-planet.nml").write_text(planet)         # the tutorial's namelist, as written
+    _run(f".venv/bin/pymantle run my-planet.nml {LAPTOP_SHORT}", d, env)
+    _run(f".venv/bin/pymantle run my-planet.nml --stokes surrogate --out my-planet-net "
+         f"{LAPTOP_SHORT}", d, env)
     _run(".venv/bin/pymantle train campaign-laptop --out train --epochs 1 "
          "--samples-per-epoch 8 --val-samples 4 --width 4 --levels 2 --no-progress", d, env)
     return d
