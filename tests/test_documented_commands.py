@@ -47,8 +47,8 @@ COMMANDS = {
     "--set time.end_time=0.01 --out paper": f"+ {SHORT}",
     "mpiexec -n 2 .venv/bin/pymantle run --out mpi": f"+ {CI} {SHORT}",
     ".venv/bin/pymantle benchmark run blankenbach-1a --resolution 32":
-        "= .venv/bin/pymantle benchmark run blankenbach-1a --resolution 8 --no-progress "
-        "--out bb8",
+        "= .venv/bin/pymantle benchmark run blankenbach-1a --resolution 16 --no-progress "
+        "--out bb16-readme",
     # the guide
     ".venv/bin/pymantle run configs/hybrid.nml --out hybrid": f"+ {LAPTOP_SHORT}",
     ".venv/bin/pymantle run --stokes surrogate --out plain": f"+ {LAPTOP_SHORT}",
@@ -68,9 +68,9 @@ COMMANDS = {
         "slow = .venv/bin/pymantle benchmark run blankenbach-2a --refine-walls 1.5 "
         "--resolution 16 --no-progress --out b2ar16",
     ".venv/bin/python scripts/convergence_table.py blankenbach-1a:run-32 blankenbach-1a:run-64":
-        "= .venv/bin/pymantle benchmark run blankenbach-1a --resolution 8 --no-progress "
-        "--out run-8 && .venv/bin/python scripts/convergence_table.py --out records "
-        "blankenbach-1a:run-8 blankenbach-1a:run-8",
+        "= .venv/bin/pymantle benchmark run blankenbach-1a --resolution 16 --no-progress "
+        "--out run-16 && .venv/bin/python scripts/convergence_table.py --out records "
+        "blankenbach-1a:run-16",
     ".venv/bin/python scripts/bench_summary.py --write docs/bench/summary.md":
         "= .venv/bin/python scripts/bench_summary.py --write summary.md",
     ".venv/bin/python scripts/bench_summary.py --dir /tmp/my-records --host myhost":
