@@ -28,7 +28,7 @@ from torch import nn
 
 from .buoyancy import N_CHANNELS
 from .layers import stream_to_mac_velocity
-from .projection import DivergenceFreeProjection
+from .projection import DivergenceFreeProjection, box_projection
 from .unet import UNet, UNetConfig
 
 OUTPUTS = ("projected", "faces", "stream_mac")
@@ -72,13 +72,9 @@ class BuoyancyUNet(nn.Module):
             in_channels=cfg.in_channels, residual=False, dtype=dtype), aspect=aspect)
         self.backbone.head = nn.Conv2d(cfg.width, 1 if cfg.output == "stream_mac" else 2, 1)
         self.to(dtype)
-        self._projections: dict = {}
 
     def projection(self, ny: int, nx: int) -> DivergenceFreeProjection:
-        key = (ny, nx)
-        if key not in self._projections:
-            self._projections[key] = DivergenceFreeProjection(ny, nx, self.aspect / nx, 1.0 / ny)
-        return self._projections[key]
+        return box_projection(ny, nx, self.aspect)
 
     def forward(self, x):
         """(u/s (B,1,ny,nx+1), v/s (B,1,ny+1,nx)) from the inputs (B, 3, ny, nx)."""

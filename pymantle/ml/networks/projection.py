@@ -26,6 +26,8 @@ matrix form (tests/test_buoyancy_surrogate.py holds the two equal).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from torch import nn
@@ -76,6 +78,13 @@ class DivergenceFreeProjection(nn.Module):
         gx = torch.cat([zu, (phi[..., :, 1:] - phi[..., :, :-1]) / self.dx, zu], dim=-1)
         gy = torch.cat([zv, (phi[..., 1:, :] - phi[..., :-1, :]) / self.dy, zv], dim=-2)
         return (u - gx).to(dtype), (v - gy).to(dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def box_projection(ny: int, nx: int, aspect: float) -> DivergenceFreeProjection:
+    """The projection of a uniform ny x nx grid of a box of width `aspect` (height 1), made
+    once per grid (its cosine eigenvectors) and shared by the networks that use it."""
+    return DivergenceFreeProjection(ny, nx, aspect / nx, 1.0 / ny)
 
 
 def neumann_eigenvalues(n: int, h: float) -> np.ndarray:

@@ -32,7 +32,7 @@ from torch import nn
 
 from .buoyancy import N_CHANNELS
 from .buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
-from .projection import DivergenceFreeProjection
+from .projection import DivergenceFreeProjection, box_projection
 from .unet import UNet, UNetConfig
 
 
@@ -123,7 +123,6 @@ class TwoGridUNet(nn.Module):
         nn.init.zeros_(self.fine.head.bias)
         self.to(dtype)
         self._remaps: dict = {}
-        self._projections: dict = {}
 
     def remap(self, ny: int, nx: int) -> Remap:
         key = (ny, nx)
@@ -132,10 +131,7 @@ class TwoGridUNet(nn.Module):
         return self._remaps[key]
 
     def projection(self, ny: int, nx: int) -> DivergenceFreeProjection:
-        key = (ny, nx)
-        if key not in self._projections:
-            self._projections[key] = DivergenceFreeProjection(ny, nx, self.aspect / nx, 1.0 / ny)
-        return self._projections[key]
+        return box_projection(ny, nx, self.aspect)
 
     def faces(self, x):
         """The fine face velocities before the projection."""
