@@ -93,11 +93,24 @@ def test_torchrun_two_processes_equal_one_with_the_same_global_batch(campaign_di
                          capture_output=True, text=True, env=env, timeout=300)
     assert two.returncode == 0, two.stderr[-2000:]
     assert "1 epochs" in two.stdout
-    a = load_model_file(tmp_path / "one" / "model.pt")["state_dict"]
-    b = load_model_file(tmp_path / "two" / "model.pt")["state_dict"]
-    for k in a:
-        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=2e-4, atol=2e-6,
-                                   err_msg=k)
+    # The networks must compute the same function. (Not every weight must agree: a
+    # convolution's bias that feeds a one-channel GroupNorm group cancels in it, so its
+    # true gradient is zero and Adam turns each process's round-off into a step of its own.)
+    from pymantle.ml.networks import build
+    pa = load_model_file(tmp_path / "one" / "model.pt")
+    pb = load_model_file(tmp_path / "two" / "model.pt")
+    nets = []
+    for payload in (pa, pb):
+        net = build(payload["model"]["class"], dict(payload["model"]["config"]), 4.0)
+        net.load_state_dict(payload["state_dict"])
+        nets.append(net.eval())
+    x = torch.randn(3, 3, 8, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        (ua, va), (ub, vb) = nets[0](x), nets[1](x)
+    scale = float(ua.abs().max())
+    assert scale > 0
+    np.testing.assert_allclose(ub.numpy(), ua.numpy(), rtol=0, atol=2e-4 * scale)
+    np.testing.assert_allclose(vb.numpy(), va.numpy(), rtol=0, atol=2e-4 * scale)
 
 
 def test_ablation_trains_variants_and_reports_wall_errors(campaign_dir, tmp_path):
