@@ -123,7 +123,8 @@ class RunFiles:
     def _remove_stray_checkpoint_writes(self) -> None:
         """A process killed inside write_checkpoint leaves its temporary file; this folder
         is locked by us, so no other process is writing one."""
-        for f in (*self.outdir.glob(".checkpoint-*.nc"), self.outdir / REBUILD_FILE):
+        for f in (*self.outdir.glob(".checkpoint-*.nc"), self.outdir / REBUILD_FILE,
+                  *self.outdir.glob(".*.xdmf.tmp")):         # paraview.write_xdmf's
             f.unlink(missing_ok=True)
 
     def open(self, stored) -> None:

@@ -90,7 +90,7 @@ def kill_and_resume(tmp_path, reference, sig, *expected_rc):
     assert r.returncode == 0, r.stderr
     assert_same_run(reference, out)
     # (a kill inside write_checkpoint leaves its temporary file; the resumed run removes it)
-    assert sorted(os.listdir(out)) == [".pymantle.lock", "checkpoint.nc", "run.nc"]
+    assert sorted(os.listdir(out)) == [".pymantle.lock", "checkpoint.nc", "run.nc", "run.xdmf"]
 
 
 def test_kill9_run_and_resume_is_bit_identical(tmp_path, reference):
