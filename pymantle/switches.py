@@ -10,6 +10,8 @@ platform. The namelist holds everything that changes a result.
                                   'banks' on the CPU, 'auto' on a GPU by default)
     PYMANTLE_LEVEL_STREAMS=0      no per-level CUDA streams
     PYMANTLE_STRIP_STREAMS=0      no per-strip CUDA streams
+    PYMANTLE_FROZEN_GRAPH=0       run the network on the CPU in eager mode instead of as a
+                                  frozen TorchScript graph (ml/inference.py: frozen_faces)
     PYMANTLE_TORCH_THREADS=N      threads of the network on the CPU (default 1, or torch's
                                   own choice where OMP_NUM_THREADS is set)
 """
@@ -28,6 +30,10 @@ def keep_freed_memory() -> bool:
 
 def cuda_graph() -> bool:
     return not _off("PYMANTLE_CUDA_GRAPH")
+
+
+def frozen_graph() -> bool:
+    return not _off("PYMANTLE_FROZEN_GRAPH")
 
 
 def conv_impl(default: str) -> str:

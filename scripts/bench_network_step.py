@@ -91,7 +91,7 @@ def breakdown(prov, T, eta, repeat) -> dict:
 
     def forward():
         with torch.inference_mode():
-            prov.model.faces(x)
+            prov.faces(x)
     return interleaved({"inputs": lambda: buoyancy_inputs(T, eta, prov.y, 1.0),
                         "forward": forward,
                         "projection": lambda: prov._project(u, v)}, repeat)

@@ -119,6 +119,39 @@ def test_provider_projects_the_networks_faces_in_float64(tmp_path, one_torch_thr
     assert np.abs(divergence(u, v, CI.dx, 1.0 / CI.ny)).max() < 1e-12 * scale * CI.ny
 
 
+def test_frozen_graph_gives_the_eager_networks_velocities(tmp_path, one_torch_thread,
+                                                          monkeypatch):
+    """The CPU path runs the network as a frozen TorchScript graph (ml/inference.py,
+    frozen_faces); PYMANTLE_FROZEN_GRAPH=0 runs it eagerly. Same velocities to float32
+    round-off, and the graph is what the provider calls by default."""
+    import torch
+    from pymantle.ml.checkpoint import save_model
+    from pymantle.providers.surrogate import SurrogateProvider
+    torch.manual_seed(3)
+    model = BuoyancyUNet(BuoyancyUNetConfig(width=4, levels=3))
+    path = tmp_path / "m.pt"
+    save_model(path, model.state_dict(),
+               model={"class": "BuoyancyUNet", "config": {"width": 4, "levels": 3,
+                                                          "dtype": "float32"}},
+               grid={"nx": CI.nx, "ny": CI.ny, "aspect": 4.0},
+               normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
+               scaling={"kind": "buoyancy"})
+    physics = {"q": 5.0, "gamma": 1e5, "beta": 10.0, "ra": 1.0}
+    T = _plume_temperature(CI, 0.05)
+    eta = viscosity(T, CI.centres()[1], 1e5, 10.0)
+    got = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("PYMANTLE_FROZEN_GRAPH", flag)
+        prov = SurrogateProvider(CI, physics, str(path))
+        assert isinstance(prov.faces, torch.jit.ScriptModule) == (flag == "1")
+        u, v, _, _ = prov.velocities(0, T, eta, corner_viscosity(eta))
+        got[flag] = (u.copy(), v.copy())
+    scale = np.abs(got["0"][0]).max()
+    assert scale > 0
+    for a, b in zip(got["1"], got["0"]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * scale)
+
+
 @pytest.mark.parametrize("output", ["projected", "stream_mac"])
 def test_network_velocities_are_divergence_free_with_closed_walls(output, one_torch_thread):
     m = BuoyancyUNet(BuoyancyUNetConfig(width=4, levels=3, output=output,

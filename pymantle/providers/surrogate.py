@@ -51,8 +51,10 @@ class SurrogateProvider(VelocityProvider):
         self.project_here = (self.buoyancy and not cuda
                              and self.model.config.output == "projected")
         if self.project_here:
+            from ..ml.inference import frozen_faces
             from ..ml.networks.projection import FaceProjection
             self._project = FaceProjection(grid.ny, grid.nx, grid.dx, 1.0 / grid.ny)
+            self.faces = frozen_faces(self.model, grid.shape, self.dtype, self.channels_last)
         if self.gpu_pipeline:
             self._done = torch.cuda.Event()
             self._setup_device_inputs()
@@ -156,7 +158,7 @@ class SurrogateProvider(VelocityProvider):
         u_t, v_t = self._tviews[self._slot]
         with torch.inference_mode():
             if self.project_here:           # faces, scaled, then projected in float64
-                u, v = self.model.faces(x)
+                u, v = self.faces(x)
             else:
                 u, v = self.model(x)
             u_t.copy_(u[0, 0].mul_(scale))
