@@ -106,10 +106,11 @@ def frozen_faces(model, shape, dtype, channels_last: bool):
     """The network's face velocities as a frozen TorchScript graph, for CPU inference on
     one grid: tracing removes Python's dispatch between the hundreds of small operations
     and freezing folds the weights in as constants. Measured side by side on one thread
-    (docs/reports/2026-12-07-cpu-inference.md): 2.25 against 2.9 ms per forward pass at
-    32x128, 28 against 34 ms at 126x504, the same velocities to float32 round-off.
-    (ONNX Runtime was faster still at 32x128, 1.8 ms, but no faster at 126x504, and
-    torch.compile slower at both.) Returns eager `model.faces` where PYMANTLE_FROZEN_GRAPH=0."""
+    (scripts/bench_inference.py, docs/bench/bench_inference-2026-12-07T1935-vm.json):
+    2.26 against 2.94 ms per forward pass at 32x128, 15.7 against 17.0 ms at 126x504, the
+    same velocities (bit for bit at 32x128, to 1e-6 at 126x504). ONNX Runtime was faster
+    at 32x128 (1.98 ms) but not at 126x504, and is not a dependency; torch.compile was
+    slower at 32x128 and took a minute to start. PYMANTLE_FROZEN_GRAPH=0: eager `model.faces`."""
     import torch
     from .. import switches
     if not switches.frozen_graph():
