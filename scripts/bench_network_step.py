@@ -10,13 +10,16 @@ buffers (one BLAS thread). Both on the same developed-looking T (a conductive pr
 plumes); neither cost depends on it. The two are timed in turn, call by call, so load on
 the machine falls on both alike; medians over --repeat calls after a warm-up call.
 
+With --eager-too each model is also timed run eagerly (PYMANTLE_FROZEN_GRAPH=0) instead of
+as the frozen TorchScript graph the provider runs by default.
+
 Models: each --laptop / --paper MODEL file (default: the one shipped for the grid, where
 there is one); a name=FILE form labels it. With --breakdown the network's step is also
 split into inputs, forward pass and projection (one extra timing each).
 
 Writes a JSON record (scripts/benchlib.py). Usage:
     python scripts/bench_network_step.py [--laptop [NAME=]FILE ...] [--paper [NAME=]FILE ...]
-        [--repeat 30] [--threads 1] [--breakdown] [--out docs/bench]"""
+        [--repeat 30] [--threads 1] [--breakdown] [--eager-too] [--out docs/bench]"""
 import argparse
 import os
 import time
@@ -42,6 +45,8 @@ ap.add_argument("--paper", nargs="*", default=None, help="model files at 126x504
 ap.add_argument("--repeat", type=int, default=30, help="timed calls per provider (paper: /3)")
 ap.add_argument("--threads", type=int, default=1, help="torch threads of the network")
 ap.add_argument("--breakdown", action="store_true", help="time inputs, forward, projection")
+ap.add_argument("--eager-too", action="store_true",
+                help="also each model run eagerly (PYMANTLE_FROZEN_GRAPH=0), side by side")
 add_out_argument(ap)
 args = ap.parse_args()
 os.environ["PYMANTLE_TORCH_THREADS"] = str(args.threads)
@@ -111,6 +116,12 @@ for preset, models_arg in (("laptop", args.laptop), ("paper", args.paper)):
     eta_n = corner_viscosity(eta)
     direct = StokesProvider(grid, 1.0, "direct", comm=MPI.COMM_SELF)
     provs = {name: SurrogateProvider(grid, PHYSICS, path) for name, path in models.items()}
+    if args.eager_too:
+        os.environ["PYMANTLE_FROZEN_GRAPH"] = "0"
+        for name, path in list(models.items()):
+            provs[f"{name} (eager)"] = SurrogateProvider(grid, PHYSICS, path)
+            models[f"{name} (eager)"] = path
+        del os.environ["PYMANTLE_FROZEN_GRAPH"]
     calls = {"MUMPS": lambda: direct.velocities(0, T, eta, eta_n)}
     calls.update({name: (lambda p=p: p.velocities(0, T, eta, eta_n)) for name, p in provs.items()})
     med = interleaved(calls, repeat)
@@ -123,8 +134,9 @@ for preset, models_arg in (("laptop", args.laptop), ("paper", args.paper)):
             if args.breakdown and provs[name].project_here:
                 row.update({f"{k}_ms": v * 1e3
                             for k, v in breakdown(provs[name], T, eta, repeat).items()})
-            results[f"{preset}_{name}_ratio"] = med["MUMPS"] / sec
-            results[f"{preset}_{name}_ms"] = sec * 1e3
+            key = name.replace(" (eager)", "-eager")
+            results[f"{preset}_{key}_ratio"] = med["MUMPS"] / sec
+            results[f"{preset}_{key}_ms"] = sec * 1e3
         rows.append(row)
     results[f"{preset}_mumps_ms"] = med["MUMPS"] * 1e3
     direct.close()
@@ -142,4 +154,5 @@ result = "RESULT " + " ".join(f"{k}={v:.3g}" for k, v in results.items())
 record("bench_network_step", "the network's step against the MUMPS step", notes, rows,
        result, out=args.out, table=md_table(rows, cols),
        settings={"repeat": args.repeat, "threads": args.threads, "laptop": args.laptop,
-                 "paper": args.paper, "breakdown": args.breakdown})
+                 "paper": args.paper, "breakdown": args.breakdown,
+                 "eager_too": args.eager_too})

@@ -72,3 +72,23 @@ def test_the_checker_sees_a_broken_link(tmp_path):
                     "[x](there.md#nowhere) `[code](nope.md)` [web](https://example.org)\n")
     assert broken(page) == ["missing.png (no such file)",
                             "there.md#nowhere (no heading #nowhere in there.md)"]
+
+
+PLACEHOLDER = re.compile(r"@@[A-Z_]+@@|\bTODO\b|\bTBD\b")
+
+
+def unfinished(page: Path) -> list[str]:
+    """Placeholders a page was drafted with ('@@NAME@@', TODO, TBD), outside code."""
+    return PLACEHOLDER.findall(CODE.sub("", FENCE.sub("", page.read_text(encoding="utf-8"))))
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if "reports" not in p.parts],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_page_is_left_a_draft(page):
+    assert unfinished(page) == [], f"{page.relative_to(ROOT)}: placeholders left"
+
+
+def test_the_draft_check_sees_a_placeholder(tmp_path):
+    page = tmp_path / "p.md"
+    page.write_text("# R\n\n@@ROLLOUTS@@\n\nsome TODO here, `TODO` in code is fine\n")
+    assert unfinished(page) == ["@@ROLLOUTS@@", "TODO"]
