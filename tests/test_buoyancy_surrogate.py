@@ -90,12 +90,9 @@ def test_fast_projection_equals_the_matrix_projection(ny, nx):
     assert np.abs(divergence(u, v, dx, dy)).max() < 1e-11 * np.abs(u).max() / dx
 
 
-def test_provider_projects_the_networks_faces_in_float64(tmp_path, one_torch_thread):
-    """The provider's velocities: the network's faces times s, projected on the host in
-    float64: the model's own output times s to float32 round-off, divergence-free to
-    float64 round-off (the model's own projection ends in float32: 1e-7)."""
+def _small_model_file(tmp_path):
+    """(model, path): a random-weight buoyancy U-net for the ci grid, saved as a model file."""
     from pymantle.ml.checkpoint import save_model
-    from pymantle.providers.surrogate import SurrogateProvider
     model = BuoyancyUNet(BuoyancyUNetConfig(width=4, levels=3))
     path = tmp_path / "m.pt"
     save_model(path, model.state_dict(),
@@ -104,6 +101,15 @@ def test_provider_projects_the_networks_faces_in_float64(tmp_path, one_torch_thr
                grid={"nx": CI.nx, "ny": CI.ny, "aspect": 4.0},
                normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
                scaling={"kind": "buoyancy"})
+    return model, path
+
+
+def test_provider_projects_the_networks_faces_in_float64(tmp_path, one_torch_thread):
+    """The provider's velocities: the network's faces times s, projected on the host in
+    float64: the model's own output times s to float32 round-off, divergence-free to
+    float64 round-off (the model's own projection ends in float32: 1e-7)."""
+    from pymantle.providers.surrogate import SurrogateProvider
+    model, path = _small_model_file(tmp_path)
     physics = {"q": 5.0, "gamma": 1e5, "beta": 10.0, "ra": 1.0}
     prov = SurrogateProvider(CI, physics, str(path))
     assert prov.project_here
@@ -125,17 +131,9 @@ def test_frozen_graph_gives_the_eager_networks_velocities(tmp_path, one_torch_th
     frozen_faces); PYMANTLE_FROZEN_GRAPH=0 runs it eagerly. Same velocities to float32
     round-off, and the graph is what the provider calls by default."""
     import torch
-    from pymantle.ml.checkpoint import save_model
     from pymantle.providers.surrogate import SurrogateProvider
     torch.manual_seed(3)
-    model = BuoyancyUNet(BuoyancyUNetConfig(width=4, levels=3))
-    path = tmp_path / "m.pt"
-    save_model(path, model.state_dict(),
-               model={"class": "BuoyancyUNet", "config": {"width": 4, "levels": 3,
-                                                          "dtype": "float32"}},
-               grid={"nx": CI.nx, "ny": CI.ny, "aspect": 4.0},
-               normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
-               scaling={"kind": "buoyancy"})
+    _, path = _small_model_file(tmp_path)
     physics = {"q": 5.0, "gamma": 1e5, "beta": 10.0, "ra": 1.0}
     T = _plume_temperature(CI, 0.05)
     eta = viscosity(T, CI.centres()[1], 1e5, 10.0)
