@@ -12,7 +12,9 @@
 
 One thread for every engine, calls taken in turn so that load on the machine falls on all
 alike, medians over --repeat calls after three warm-up calls; the largest difference of
-each engine's velocities from eager's, relative to their largest magnitude. Writes a JSON
+each engine's velocities from eager's, relative to their largest magnitude; the seconds the
+frozen graph and the ONNX session take to build, once per run (tracing and freezing;
+export and session). Writes a JSON
 record (scripts/benchlib.py). Usage:
     python scripts/bench_inference.py [--grids laptop,paper] [--repeat 40] [--compile]
         [--out docs/bench]"""
@@ -34,6 +36,10 @@ from pymantle.physics import viscosity  # noqa: E402
 from pymantle.providers.factory import shipped_model  # noqa: E402
 
 
+#: seconds each engine took to build (tracing, export), once per run
+SETUP: dict[str, float] = {}
+
+
 def sample_inputs(grid):
     """The buoyancy inputs of a conductive profile with three plumes (costs do not depend
     on the field)."""
@@ -51,6 +57,7 @@ def onnx_engine(model, x):
         return None
     import tempfile
     from pymantle.ml.inference import _Faces
+    t0 = time.perf_counter()
     path = os.path.join(tempfile.mkdtemp(), "faces.onnx")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -59,6 +66,7 @@ def onnx_engine(model, x):
     so.intra_op_num_threads = so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    SETUP["onnxruntime"] = time.perf_counter() - t0
     xn = x.numpy()
     return lambda _x: [torch.from_numpy(a) for a in sess.run(None, {"x": xn})]
 
@@ -66,9 +74,10 @@ def onnx_engine(model, x):
 def engines(model, x, channels_last, compile_too):
     """{name: callable(x) -> (u, v)}."""
     xl = x.contiguous(memory_format=torch.channels_last) if channels_last else x
-    out = {"eager": lambda _x: model.faces(xl),
-           "frozen": (lambda g: (lambda _x: g(xl)))(
-               frozen_faces(model, x.shape[-2:], x.dtype, channels_last))}
+    t0 = time.perf_counter()
+    graph = frozen_faces(model, x.shape[-2:], x.dtype, channels_last)
+    SETUP["frozen"] = time.perf_counter() - t0
+    out = {"eager": lambda _x: model.faces(xl), "frozen": lambda _x: graph(xl)}
     ort_call = onnx_engine(model, x)
     if ort_call is not None:
         out["onnxruntime"] = ort_call
@@ -116,11 +125,12 @@ def main():
             ms = float(np.median(ts)) * 1e3
             rows.append({"grid": f"{preset} {grid.ny}x{grid.nx}", "engine": k, "ms": ms,
                          "eager_over_this": float(eager / np.median(ts)),
-                         "max_rel_diff_from_eager": diff[k]})
+                         "max_rel_diff_from_eager": diff[k], "setup_s": SETUP.get(k)})
             results[f"{preset}_{k}_ms"] = ms
     cols = [("grid", "grid", ""), ("engine", "engine", ""), ("ms per forward", "ms", ".2f"),
             ("eager / this", "eager_over_this", ".2f"),
-            ("max rel. diff from eager", "max_rel_diff_from_eager", ".1e")]
+            ("max rel. diff from eager", "max_rel_diff_from_eager", ".1e"),
+            ("set-up s", "setup_s", ".2f")]
     notes = ("The shipped networks' face velocities (forward pass only, float32, one thread, "
              "batch 1), each engine timed in turn; medians.")
     record("bench_inference", "the network's forward pass: eager, frozen graph, ONNX Runtime",
