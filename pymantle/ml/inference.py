@@ -110,7 +110,9 @@ def frozen_faces(model, shape, dtype, channels_last: bool):
     2.26 against 2.94 ms per forward pass at 32x128, 15.7 against 17.0 ms at 126x504, the
     same velocities (bit for bit at 32x128, to 1e-6 at 126x504). ONNX Runtime was faster
     at 32x128 (1.98 ms) but not at 126x504, and is not a dependency; torch.compile was
-    slower at 32x128 and took a minute to start. PYMANTLE_FROZEN_GRAPH=0: eager `model.faces`."""
+    slower at 32x128 and took a minute to start. The graph is built once per provider,
+    0.08 s at 32x128 and 1 s at 126x504 (bench_inference-2026-12-07T2010-vm.json).
+    PYMANTLE_FROZEN_GRAPH=0: eager `model.faces`."""
     import torch
     from .. import switches
     if not switches.frozen_graph():
