@@ -56,12 +56,12 @@ def onnx_engine(model, x):
     except ImportError:
         return None
     import tempfile
-    from pymantle.ml.inference import _Faces
+    from pymantle.ml.inference import faces_module
     t0 = time.perf_counter()
     path = os.path.join(tempfile.mkdtemp(), "faces.onnx")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Faces(model), (x,), path, input_names=["x"], dynamo=False)
+        torch.onnx.export(faces_module(model), (x,), path, input_names=["x"], dynamo=False)
     so = ort.SessionOptions()
     so.intra_op_num_threads = so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -258,3 +258,23 @@ def test_strain_weight_ramps_in_and_validation_uses_the_full_weight(campaign_dir
     tr.model.eval()
     tr.epoch = 0
     assert tr.strain_weight() == w
+
+
+def test_a_failing_trace_leaves_the_network_eager_with_a_note(tmp_path, one_torch_thread,
+                                                              monkeypatch, capsys):
+    """TorchScript is deprecated in torch 2.13: should tracing fail in a later torch, the
+    provider says so in one line and runs the network eagerly."""
+    import torch
+    from pymantle.providers.surrogate import SurrogateProvider
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no TorchScript here")
+    monkeypatch.setattr(torch.jit, "trace", broken)
+    _, path = _small_model_file(tmp_path)
+    prov = SurrogateProvider(CI, {"q": 5.0, "gamma": 1e5, "beta": 10.0, "ra": 1.0}, str(path))
+    assert not isinstance(prov.faces, torch.jit.ScriptModule)
+    assert "runs eagerly" in capsys.readouterr().err
+    T = _plume_temperature(CI, 0.05)
+    eta = viscosity(T, CI.centres()[1], 1e5, 10.0)
+    u, _, _, _ = prov.velocities(0, T, eta, corner_viscosity(eta))
+    assert np.isfinite(u).all() and np.abs(u).max() > 0

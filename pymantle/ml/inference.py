@@ -86,20 +86,19 @@ def place_model(model, dtype):
     return device, conv_impl, channels_last
 
 
-class _Faces:
-    """A module's `faces` method as its forward (tracing follows forward only)."""
+def faces_module(model):
+    """The network's `faces` method as the forward of a module (tracing and ONNX export
+    follow `forward` only)."""
+    import torch
 
-    def __new__(cls, model):
-        import torch
+    class Faces(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
 
-        class Faces(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, x):
-                return self.m.faces(x)
-        return Faces(model).eval()
+        def forward(self, x):
+            return self.m.faces(x)
+    return Faces(model).eval()
 
 
 def frozen_faces(model, shape, dtype, channels_last: bool):
@@ -130,8 +129,11 @@ def frozen_faces(model, shape, dtype, channels_last: bool):
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            return torch.jit.freeze(torch.jit.trace(_Faces(model), x, check_trace=False))
-        except Exception:                                   # noqa: BLE001
+            return torch.jit.freeze(torch.jit.trace(faces_module(model), x, check_trace=False))
+        except Exception as exc:                            # noqa: BLE001
+            import sys
+            print(f"note: the network runs eagerly (its TorchScript graph failed: {exc})",
+                  file=sys.stderr, flush=True)
             return model.faces
 
 
