@@ -10,6 +10,10 @@ buffers (one BLAS thread). Both on the same developed-looking T (a conductive pr
 plumes); neither cost depends on it. The two are timed in turn, call by call, so load on
 the machine falls on both alike; medians over --repeat calls after a warm-up call.
 
+With --architecture NAME=JSON a BuoyancyUNet of that config (BuoyancyUNetConfig's fields,
+e.g. '{"width": 4, "levels": 4}') is timed too at 32x128, with random weights: the cost of
+an architecture before anyone trains it.
+
 With --eager-too each model is also timed run eagerly (PYMANTLE_FROZEN_GRAPH=0) instead of
 as the frozen TorchScript graph the provider runs by default.
 
@@ -19,7 +23,8 @@ split into inputs, forward pass and projection (one extra timing each).
 
 Writes a JSON record (scripts/benchlib.py). Usage:
     python scripts/bench_network_step.py [--laptop [NAME=]FILE ...] [--paper [NAME=]FILE ...]
-        [--repeat 30] [--threads 1] [--breakdown] [--eager-too] [--out docs/bench]"""
+        [--architecture NAME=JSON ...] [--repeat 30] [--threads 1] [--breakdown]
+        [--eager-too] [--out docs/bench]"""
 import argparse
 import os
 import time
@@ -45,6 +50,8 @@ ap.add_argument("--paper", nargs="*", default=None, help="model files at 126x504
 ap.add_argument("--repeat", type=int, default=30, help="timed calls per provider (paper: /3)")
 ap.add_argument("--threads", type=int, default=1, help="torch threads of the network")
 ap.add_argument("--breakdown", action="store_true", help="time inputs, forward, projection")
+ap.add_argument("--architecture", nargs="*", default=[], metavar="NAME=JSON",
+                help="also a BuoyancyUNet of this config with random weights, at 32x128")
 ap.add_argument("--eager-too", action="store_true",
                 help="also each model run eagerly (PYMANTLE_FROZEN_GRAPH=0), side by side")
 add_out_argument(ap)
@@ -72,6 +79,27 @@ def labelled(items, grid) -> dict:
     for it in items:
         name, _, path = it.rpartition("=")
         out[name or Path(path).stem] = path
+    return out
+
+
+def random_weight_models(items, grid, folder) -> dict:
+    """{name: file} of BuoyancyUNets with random weights, one per NAME=JSON config item:
+    a step's cost does not depend on the weights, so an architecture can be timed before
+    anyone trains it."""
+    import json
+    from pymantle.ml.checkpoint import save_model
+    from pymantle.ml.networks.buoyancy_unet import BuoyancyUNet, BuoyancyUNetConfig
+    out = {}
+    for it in items:
+        name, _, text = it.partition("=")
+        cfg = {**json.loads(text), "dtype": "float32"}
+        model = BuoyancyUNet(BuoyancyUNetConfig(**cfg))
+        path = Path(folder) / f"{name}.pt"
+        save_model(path, model.state_dict(), model={"class": "BuoyancyUNet", "config": cfg},
+                   grid={"nx": grid.nx, "ny": grid.ny, "aspect": grid.aspect},
+                   normalisation={"q": [0, 10], "log_gamma": [5, 6], "log_beta": [0.5, 1.5]},
+                   scaling={"kind": "buoyancy"})
+        out[f"{name} (random weights)"] = str(path)
     return out
 
 
@@ -106,6 +134,9 @@ rows, results = [], {}
 for preset, models_arg in (("laptop", args.laptop), ("paper", args.paper)):
     grid = config.load(None, [f"grid.preset='{preset}'"]).grid()
     models = labelled(models_arg, grid)
+    if preset == "laptop" and args.architecture:
+        import tempfile
+        models.update(random_weight_models(args.architecture, grid, tempfile.mkdtemp()))
     if not models:
         print(f"{preset}: no model file (none shipped, none given): skipped")
         continue
@@ -134,7 +165,7 @@ for preset, models_arg in (("laptop", args.laptop), ("paper", args.paper)):
             if args.breakdown and provs[name].project_here:
                 row.update({f"{k}_ms": v * 1e3
                             for k, v in breakdown(provs[name], T, eta, repeat).items()})
-            key = name.replace(" (eager)", "-eager")
+            key = name.replace(" (eager)", "-eager").replace(" (random weights)", "")
             results[f"{preset}_{key}_ratio"] = med["MUMPS"] / sec
             results[f"{preset}_{key}_ms"] = sec * 1e3
         rows.append(row)
@@ -155,4 +186,4 @@ record("bench_network_step", "the network's step against the MUMPS step", notes,
        result, out=args.out, table=md_table(rows, cols),
        settings={"repeat": args.repeat, "threads": args.threads, "laptop": args.laptop,
                  "paper": args.paper, "breakdown": args.breakdown,
-                 "eager_too": args.eager_too})
+                 "eager_too": args.eager_too, "architecture": args.architecture})
