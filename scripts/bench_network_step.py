@@ -8,7 +8,8 @@ projection of projection.FaceProjection). The MUMPS step is `StokesProvider('dir
 refactorisation with the symbolic analysis kept, the solve, the velocities in the same
 buffers (one BLAS thread). Both on the same developed-looking T (a conductive profile with
 plumes); neither cost depends on it. The two are timed in turn, call by call, so load on
-the machine falls on both alike; medians over --repeat calls after a warm-up call.
+the machine falls on both alike, the order rotating each round (the call right after
+MUMPS's finds cold caches); medians over --repeat calls after a warm-up call.
 
 With --architecture NAME=JSON a BuoyancyUNet of that config (BuoyancyUNetConfig's fields,
 e.g. '{"width": 4, "levels": 4}') is timed too at 32x128, with random weights: the cost of
@@ -104,14 +105,18 @@ def random_weight_models(items, grid, folder) -> dict:
 
 
 def interleaved(calls: dict, repeat: int) -> dict:
-    """Median seconds per call of each callable, called in turn `repeat` times."""
+    """Median seconds per call of each callable, called in turn `repeat` times. The order
+    rotates by one place each round: the call right after MUMPS's finds the caches cold
+    (measured: the same network 2.84 ms there against 2.42 ms later in the round), so
+    every callable takes that place equally often."""
     for f in calls.values():
         f()                                                    # warm-up
     times = {k: [] for k in calls}
-    for _ in range(repeat):
-        for k, f in calls.items():
+    names = list(calls)
+    for r in range(repeat):
+        for k in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
-            f()
+            calls[k]()
             times[k].append(time.perf_counter() - t0)
     return {k: float(np.median(v)) for k, v in times.items()}
 
@@ -179,7 +184,8 @@ if args.breakdown:
              ("projection ms", "projection_ms", ".3f")]
 notes = (f"The network's whole step (inputs, forward pass on {args.threads} torch thread(s), "
          "scaled faces projected in float64 into the kernels' buffers) against the MUMPS step "
-         "(refactorisation with the analysis kept, solve; 1 BLAS thread), timed in turn, "
+         "(refactorisation with the analysis kept, solve; 1 BLAS thread), timed in turn "
+         "(the order rotating each round), "
          f"median of {args.repeat} calls at 32x128 and {max(args.repeat // 3, 3)} at 126x504.")
 result = "RESULT " + " ".join(f"{k}={v:.3g}" for k, v in results.items())
 record("bench_network_step", "the network's step against the MUMPS step", notes, rows,
