@@ -142,6 +142,14 @@ COMMANDS = {
         "train-slim60/model.pt --samples-per-epoch 4 --val-samples 2 --epochs 1 "
         "--width 4 --levels 2 --out train-paper --no-progress",
     "cp train-paper/model.pt pymantle/models/paper.pt": "= cp train-paper/model.pt paper-copy.pt",
+    ".venv/bin/pymantle train campaign-laptop --recipe buoyancy-slim --epochs 60 --milestones "
+    "30,42,50,56 --width 4 --levels 4 --layers 1 --max-width 32 --decoder-convs 1 "
+    "--out cmp-arch-B":
+        "= .venv/bin/pymantle train campaign-laptop --recipe buoyancy-slim --epochs 1 "
+        "--milestones 30,42,50,56 --width 4 --levels 4 --layers 1 --max-width 32 "
+        "--decoder-convs 1 --samples-per-epoch 8 --val-samples 4 --out cmp-arch-B --no-progress",
+    ".venv/bin/python scripts/check_model.py cmp-arch-B/model.pt --train-dir cmp-arch-B "
+    "campaign-laptop": "+ --out .",
     # the tutorial
     ".venv/bin/pymantle namelist --check my-planet.nml": "+",
     ".venv/bin/pymantle run my-planet.nml": f"+ {LAPTOP_SHORT} --overwrite",
