@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from benchlib import add_out_argument, md_table, record  # noqa: E402
 from pymantle import config  # noqa: E402
-from pymantle.evaluate import FIRST_COMMAND, HYBRID  # noqa: E402
+from pymantle.evaluate import PROVIDER_SETTINGS  # noqa: E402
 from pymantle.simulation import Simulation  # noqa: E402
 
 
@@ -42,30 +42,16 @@ def _stokes(settings: dict) -> list[str]:
 
 
 def mode_settings(name: str) -> list[str]:
-    """The &stokes overrides of a mode name (module docstring)."""
+    """The &stokes overrides of a mode name (module docstring): the settings of the
+    `pymantle evaluate` provider it names (evaluate.PROVIDER_SETTINGS), a trailing -N
+    filling the provider's interval (every N, or a direct solve every N)."""
     head, _, n = name.rpartition("-")
-    if name == "direct":
-        return []
-    if name == "surrogate":
-        return ["stokes.solver='surrogate'"]
-    if name == "hybrid":
-        return _stokes(HYBRID)
-    if name == "first-command":
-        return _stokes(FIRST_COMMAND)
-    if head == "surrogate-every":
-        return ["stokes.solver='surrogate'", f"stokes.every={n}", "stokes.extrapolate=.true."]
-    if head == "hybrid-every":
-        return _stokes(HYBRID) + [f"stokes.every={n}", "stokes.extrapolate=.true."]
-    if head == "skip":
-        return [f"stokes.every={n}"]
-    if head == "skip-extrapolate":
-        return [f"stokes.every={n}", "stokes.extrapolate=.true."]
-    if name in ("lagged", "lagged-fischer", "lagged-pod"):
-        from pymantle.evaluate import PROVIDER_SETTINGS
-        return _stokes(PROVIDER_SETTINGS[name])
-    if head == "galerkin-refresh":
-        return ["stokes.solver='galerkin'", f"stokes.refresh_every={n}"]
-    raise SystemExit(f"unknown mode {name!r}")
+    provider, number = (head, int(n)) if n.isdigit() else (name, None)
+    settings = PROVIDER_SETTINGS.get(provider)
+    needs = {v for v in (settings or {}).values() if v in ("SKIP", "EVERY", "GUARD")}
+    if settings is None or needs - {"SKIP", "EVERY"} or bool(needs) != (number is not None):
+        raise SystemExit(f"unknown mode {name!r}")
+    return _stokes({k: number if v in needs else v for k, v in settings.items()})
 
 
 def one_round(modes, base, steps, tmp, k):

@@ -192,11 +192,14 @@ def training_box(payload) -> dict:
     box = payload.get("training", {}).get("box")
     if box:
         return {k: (float(box[k][0]), float(box[k][1])) for k in ("Q", "gamma", "beta")}
-    n = payload["normalisation"]      # the training runs' own extremes, widened by 10 % (they
-    widen = lambda lo, hi: (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))  # noqa: E731
-    return {"Q": widen(*n["q"]),       # lie inside the sampled box)
-            "gamma": tuple(float(g) for g in 10.0 ** np.asarray(widen(*n["log_gamma"]))),
-            "beta": tuple(float(b) for b in 10.0 ** np.asarray(widen(*n["log_beta"])))}
+    # The training runs' own extremes lie inside the box they were sampled from: widened
+    n = payload["normalisation"]
+
+    def widen(lo, hi, exp10=False):
+        lo, hi = lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
+        return (float(10.0 ** lo), float(10.0 ** hi)) if exp10 else (lo, hi)
+    return {"Q": widen(*n["q"]), "gamma": widen(*n["log_gamma"], exp10=True),
+            "beta": widen(*n["log_beta"], exp10=True)}
 
 
 def outside_box(physics: dict, box: dict, rtol: float = 1e-6) -> list[str]:
